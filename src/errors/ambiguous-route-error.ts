@@ -1,0 +1,19 @@
+import { ExpressMicroError } from './express-micro-error.ts';
+
+/**
+ * Thrown by a call whose name two or more routes of the service claim. `routes` lists them as
+ * `METHOD /path`; call one directly with `services.x.$call(method, path, args)`.
+ */
+export class AmbiguousRouteError extends ExpressMicroError {
+  override name: string = 'AmbiguousRouteError';
+  /** The routes that share the name, as `METHOD /path`. */
+  readonly routes: readonly string[];
+
+  constructor(service: string, call: string, routes: readonly string[]) {
+    super(
+      `express-micro: "${call}" on service "${service}" is ambiguous: ${routes.join(', ')}; use $call(method, path, args) to pick one`,
+      { service, call },
+    );
+    this.routes = routes;
+  }
+}

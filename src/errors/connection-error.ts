@@ -1,0 +1,17 @@
+import { ExpressMicroError } from './express-micro-error.ts';
+
+/**
+ * Thrown when a call's connection broke after the request may have been sent, on a method
+ * that is not retried (POST, PATCH), or on the last instance tried. Carries `url`; the
+ * transport's error is the `cause`.
+ */
+export class ConnectionError extends ExpressMicroError {
+  override name: string = 'ConnectionError';
+  /** The full URL of the request. */
+  readonly url: string;
+
+  constructor(service: string, call: string, url: string, cause: unknown) {
+    super(`express-micro: ${service}.${call} lost its connection to ${url}`, { service, call, cause });
+    this.url = url;
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * The base of every error express-micro throws, so `catch (e) { if (e instanceof
+ * expressMicro.ExpressMicroError) … }` catches them all. Carries the service and call name where
+ * there is one. Messages never contain the shared secret.
+ */
+export class ExpressMicroError extends Error {
+  override name: string = 'ExpressMicroError';
+  /** The service the failed operation addressed, if any. */
+  readonly service: string | undefined;
+  /** The call name (`getUser`) or `METHOD /path`, if any. */
+  readonly call: string | undefined;
+
+  constructor(message: string, details: { service?: string; call?: string; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.service = details.service;
+    this.call = details.call;
+  }
+}

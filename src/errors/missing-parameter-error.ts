@@ -1,0 +1,16 @@
+import { ExpressMicroError } from './express-micro-error.ts';
+
+/**
+ * Thrown before any request is sent when a call's argument object lacks a path parameter the
+ * route needs (`id` for `/users/:id`). `parameter` names it.
+ */
+export class MissingParameterError extends ExpressMicroError {
+  override name: string = 'MissingParameterError';
+  /** The missing path parameter. */
+  readonly parameter: string;
+
+  constructor(service: string, call: string, path: string, parameter: string) {
+    super(`express-micro: ${service}.${call} needs "${parameter}" for ${path}`, { service, call });
+    this.parameter = parameter;
+  }
+}

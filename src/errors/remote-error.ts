@@ -1,0 +1,22 @@
+import { ExpressMicroError } from './express-micro-error.ts';
+
+/**
+ * Thrown when the remote service answered with a status outside 2xx. Carries the `status`, the
+ * parsed `body` (JSON when the answer was JSON, else text) and the `url` that answered.
+ */
+export class RemoteError extends ExpressMicroError {
+  override name: string = 'RemoteError';
+  /** The HTTP status the remote service answered with. */
+  readonly status: number;
+  /** The answer's body: parsed JSON, or text. */
+  readonly body: unknown;
+  /** The full URL of the request. */
+  readonly url: string;
+
+  constructor(service: string, call: string, url: string, status: number, body: unknown) {
+    super(`express-micro: ${service}.${call} got ${status} from ${url}`, { service, call });
+    this.status = status;
+    this.body = body;
+    this.url = url;
+  }
+}

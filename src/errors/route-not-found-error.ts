@@ -1,0 +1,19 @@
+import { ExpressMicroError } from './express-micro-error.ts';
+
+/**
+ * Thrown by a call whose name the remote service does not publish. The message and `available`
+ * list the call names that do exist, so a typo is easy to spot.
+ */
+export class RouteNotFoundError extends ExpressMicroError {
+  override name: string = 'RouteNotFoundError';
+  /** Every call name the service publishes. */
+  readonly available: readonly string[];
+
+  constructor(service: string, call: string, available: readonly string[]) {
+    super(
+      `express-micro: service "${service}" has no route named "${call}"; it has: ${available.join(', ') || '(no routes)'}`,
+      { service, call },
+    );
+    this.available = available;
+  }
+}

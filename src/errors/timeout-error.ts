@@ -1,0 +1,19 @@
+import { ExpressMicroError } from './express-micro-error.ts';
+
+/**
+ * Thrown when a call got no answer within its timeout (the `timeout` option, or the per-call
+ * one). The request may have been processed; it is not retried. Carries `url` and `timeout`.
+ */
+export class TimeoutError extends ExpressMicroError {
+  override name: string = 'TimeoutError';
+  /** The full URL of the request. */
+  readonly url: string;
+  /** The timeout that ran out, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(service: string, call: string, url: string, timeout: number) {
+    super(`express-micro: ${service}.${call} got no answer from ${url} within ${timeout} ms`, { service, call });
+    this.url = url;
+    this.timeout = timeout;
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * The runtime abstraction: the only module that touches `node:*`, fetch, undici, Bun or Deno.
+ * Every other part of the library goes through what this file exports.
+ */
+export { createHttpClient, runtimeName, TransportError } from './http/index.ts';
+export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './http/index.ts';
+export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto/index.ts';
+export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';
+export { detectHost, readEnv } from './host/index.ts';
+export { after, every, type Timer } from './timers/index.ts';
