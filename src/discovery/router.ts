@@ -1,0 +1,129 @@
+import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
+import { readBody } from './body.ts';
+import type { Cluster } from './cluster.ts';
+import { serviceKey } from './service-name.ts';
+import type { Instance } from './table.ts';
+import { parseLeave, parsePing, parseRegister } from './validate.ts';
+
+/** The outcome of checking a request's credentials. */
+export type AuthResult = { ok: true; bodyHash?: string } | { ok: false; reason: string };
+
+/** The security checks the discovery endpoints run, wired in by the plugin. */
+export interface Guard {
+  /** False when the client's address is not on the allow-list. */
+  allowed(request: IncomingRequest): boolean;
+  /** Checks the Bearer secret, or the HMAC signature headers, before the body is read. */
+  authenticate(request: IncomingRequest): AuthResult;
+  /** With HMAC: whether the body read afterwards is the one the signature covers. */
+  bodyMatches(bodyHash: string, body: string): boolean;
+}
+
+type Endpoint = 'register' | 'ping' | 'services' | 'leave';
+
+const ENDPOINTS = new Map<string, Endpoint>([
+  ['POST /register', 'register'],
+  ['POST /ping', 'ping'],
+  ['GET /ping', 'ping'],
+  ['GET /services', 'services'],
+  ['POST /leave', 'leave'],
+]);
+
+function send(response: OutgoingResponse, status: number, payload: unknown): void {
+  response.statusCode = status;
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.setHeader('cache-control', 'no-store');
+  response.end(JSON.stringify(payload));
+}
+
+function isJson(request: IncomingRequest): boolean {
+  const type = request.headers['content-type'];
+  return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type);
+}
+
+/**
+ * The `/_discovery` endpoints as one middleware, mounted with `app.use('/_discovery', …)`. The
+ * address and the credentials are checked before a byte of the body is read; bodies are read
+ * with a size limit by this handler alone, so nothing is added to the app's other routes.
+ */
+export function discoveryHandler(cluster: Cluster, guard: Guard): Middleware {
+  return (request, response, next) => {
+    const path = request.url.split('?', 1)[0] ?? '';
+    const endpoint = ENDPOINTS.get(`${request.method} ${path}`);
+    if (!endpoint) {
+      if (path === '/register' || path === '/ping' || path === '/services' || path === '/leave') send(response, 405, { error: 'method not allowed' });
+      else next();
+      return;
+    }
+    if (!guard.allowed(request)) return send(response, 403, { error: 'forbidden' });
+    const auth = guard.authenticate(request);
+    if (!auth.ok) {
+      response.setHeader('www-authenticate', 'Bearer realm="express-micro"');
+      return send(response, 401, { error: 'unauthorized', reason: auth.reason });
+    }
+    if (!cluster.started) return send(response, 503, { error: 'not started' });
+    if (endpoint === 'services') return send(response, 200, servicesView(cluster));
+    if (request.method === 'GET') return send(response, 200, cluster.onPing(undefined));
+    void handleWithBody(endpoint, cluster, guard, auth.bodyHash, request, response).catch(next);
+  };
+}
+
+async function handleWithBody(endpoint: Endpoint, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
+  const hasBody = (request.headers['content-length'] ?? '0') !== '0' || request.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !isJson(request) && (request as { _body?: boolean })._body !== true) return send(response, 415, { error: 'expected application/json' });
+  const body = await readBody(request);
+  if (body === 'too-large') {
+    response.setHeader('connection', 'close');
+    return send(response, 413, { error: 'body too large' });
+  }
+  if (body === 'aborted') return;
+  if (bodyHash !== undefined && !guard.bodyMatches(bodyHash, body)) return send(response, 401, { error: 'unauthorized', reason: 'body does not match its signature' });
+  let parsed: unknown;
+  if (body !== '') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return send(response, 400, { error: 'body is not JSON' });
+    }
+  }
+  if (endpoint === 'ping') {
+    const ping = parsePing(parsed);
+    if (typeof ping === 'string') return send(response, 400, { error: ping });
+    return send(response, 200, cluster.onPing(ping));
+  }
+  if (endpoint === 'leave') {
+    const leave = parseLeave(parsed);
+    if (typeof leave === 'string') return send(response, 400, { error: leave });
+    cluster.onLeave(leave.id);
+    return send(response, 200, { ok: true });
+  }
+  const register = parseRegister(parsed);
+  if (typeof register === 'string') return send(response, 400, { error: register });
+  return send(response, 200, cluster.onRegister(register));
+}
+
+/** The seed's `/_discovery/services` shape, with every instance listed. */
+export interface ServicesView {
+  thisService: { name: string; url: string; routes: Instance['routes'] };
+  connectedPeers: Record<string, { url: string; routes: Instance['routes']; status: 'UP' | 'DOWN'; instances: { id: string; url: string; status: 'UP' | 'DOWN'; lastSeen: number }[] }>;
+}
+
+/** Builds the `/_discovery/services` answer from the table. */
+export function servicesView(cluster: Cluster): ServicesView {
+  const self = cluster.descriptor();
+  // Keys are service names that passed validation (they start with a letter or digit), and the
+  // object has no prototype, so a name can never reach Object.prototype.
+  const connectedPeers: ServicesView['connectedPeers'] = Object.create(null);
+  for (const name of cluster.table.serviceNames()) {
+    const entry = cluster.table.service(serviceKey(name));
+    const others = entry?.instances.filter((instance) => !instance.self) ?? [];
+    const first = entry?.up.find((instance) => !instance.self) ?? others[0];
+    if (!first) continue;
+    connectedPeers[name] = {
+      url: first.url,
+      routes: first.routes,
+      status: others.some((instance) => instance.status === 'UP') ? 'UP' : 'DOWN',
+      instances: others.map((instance) => ({ id: instance.id, url: instance.url, status: instance.status, lastSeen: instance.lastSeen })),
+    };
+  }
+  return { thisService: { name: self.name, url: self.url, routes: self.routes }, connectedPeers };
+}

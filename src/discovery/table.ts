@@ -1,0 +1,192 @@
+import type { RouteDescriptor } from '../routes/index.ts';
+import { sha256Hex } from '../runtime/index.ts';
+import type { Emitter } from './emitter.ts';
+import { serviceKey } from './service-name.ts';
+import type { Descriptor, InstanceInfo, InstanceStatus, Member } from './types.ts';
+
+/** One known instance. Mutable: the table changes it in place. */
+export interface Instance {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly self: boolean;
+  routes: RouteDescriptor[];
+  rev: string;
+  status: InstanceStatus;
+  lastSeen: number;
+  downSince: number;
+}
+
+/**
+ * The instances of one service. `version` changes whenever its instances, their status or
+ * their routes change, so the client rebuilds its route index only then, never per call.
+ */
+export interface ServiceEntry {
+  readonly name: string;
+  readonly instances: Instance[];
+  /** The UP instances, rebuilt on change; the client round-robins over it. */
+  up: Instance[];
+  cursor: number;
+  version: number;
+}
+
+/**
+ * The membership table: instances by id, grouped by service key. Maps only, never objects keyed
+ * by names from the wire. Emits `discovered`/`up`/`down`/`removed` once per change.
+ */
+export class MembershipTable {
+  readonly #byId = new Map<string, Instance>();
+  readonly #services = new Map<string, ServiceEntry>();
+  readonly #events: Emitter;
+  #digest: string | undefined;
+
+  constructor(events: Emitter) {
+    this.#events = events;
+  }
+
+  /** The service whose key `serviceKey(name)` is `key`, if any instance of it is known. */
+  service(key: string): ServiceEntry | undefined {
+    return this.#services.get(key);
+  }
+
+  /** Every service name known. */
+  serviceNames(): string[] {
+    return [...this.#services.values()].map((entry) => entry.name);
+  }
+
+  get(id: string): Instance | undefined {
+    return this.#byId.get(id);
+  }
+
+  byUrl(url: string): Instance | undefined {
+    for (const instance of this.#byId.values()) if (instance.url === url) return instance;
+    return undefined;
+  }
+
+  instances(): IterableIterator<Instance> {
+    return this.#byId.values();
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Members to gossip: every UP instance, this one included. */
+  members(): Member[] {
+    const members: Member[] = [];
+    for (const instance of this.#byId.values()) {
+      if (instance.status === 'UP') members.push({ name: instance.name, id: instance.id, url: instance.url });
+    }
+    return members;
+  }
+
+  /**
+   * A short hash of the UP ids: two instances with the same view of the cluster have the same
+   * digest, so a ping answer tells the pinger whether a membership exchange is worth it.
+   */
+  digest(): string {
+    if (this.#digest === undefined) {
+      const ids: string[] = [];
+      for (const instance of this.#byId.values()) if (instance.status === 'UP') ids.push(instance.id);
+      this.#digest = sha256Hex(ids.sort().join(',')).slice(0, 16);
+    }
+    return this.#digest;
+  }
+
+  /**
+   * Adds or refreshes an instance that was heard from directly (it is UP). Another instance at
+   * the same URL is an earlier start of the same process, and is dropped.
+   */
+  upsert(descriptor: Descriptor, self = false, now: number = Date.now()): Instance {
+    const existing = this.#byId.get(descriptor.id);
+    if (existing) {
+      if (existing.rev !== descriptor.rev) {
+        existing.routes = descriptor.routes;
+        existing.rev = descriptor.rev;
+        this.#changed(existing);
+      }
+      this.markUp(existing, now);
+      return existing;
+    }
+    const stale = this.byUrl(descriptor.url);
+    if (stale && !stale.self) this.remove(stale.id);
+    const instance: Instance = {
+      id: descriptor.id,
+      name: descriptor.name,
+      url: descriptor.url,
+      self,
+      routes: descriptor.routes,
+      rev: descriptor.rev,
+      status: 'UP',
+      lastSeen: now,
+      downSince: 0,
+    };
+    this.#byId.set(instance.id, instance);
+    const key = serviceKey(instance.name);
+    let entry = this.#services.get(key);
+    if (!entry) {
+      entry = { name: instance.name, instances: [], up: [], cursor: 0, version: 0 };
+      this.#services.set(key, entry);
+    }
+    entry.instances.push(instance);
+    this.#changed(instance);
+    this.#events.emit('discovered', info(instance));
+    this.#events.emit('up', info(instance));
+    return instance;
+  }
+
+  markUp(instance: Instance, now: number = Date.now()): void {
+    instance.lastSeen = now;
+    if (instance.status === 'UP') return;
+    instance.status = 'UP';
+    instance.downSince = 0;
+    this.#changed(instance);
+    this.#events.emit('up', info(instance));
+  }
+
+  markDown(instance: Instance, now: number = Date.now()): void {
+    if (instance.status === 'DOWN' || instance.self) return;
+    instance.status = 'DOWN';
+    instance.downSince = now;
+    this.#changed(instance);
+    this.#events.emit('down', info(instance));
+  }
+
+  /** Forgets an instance (it left, was replaced, or stayed DOWN too long). */
+  remove(id: string): void {
+    const instance = this.#byId.get(id);
+    if (!instance || instance.self) return;
+    this.markDown(instance);
+    this.#byId.delete(id);
+    const key = serviceKey(instance.name);
+    const entry = this.#services.get(key);
+    if (entry) {
+      entry.instances.splice(entry.instances.indexOf(instance), 1);
+      if (entry.instances.length === 0) this.#services.delete(key);
+      else this.#changed(instance);
+    }
+    this.#digest = undefined;
+    this.#events.emit('removed', info(instance));
+  }
+
+  #changed(instance: Instance): void {
+    this.#digest = undefined;
+    const entry = this.#services.get(serviceKey(instance.name));
+    if (!entry) return;
+    entry.up = entry.instances.filter((candidate) => candidate.status === 'UP');
+    entry.version++;
+  }
+}
+
+/** A plain, detached snapshot of an instance for events and `peers()`. */
+export function info(instance: Instance): InstanceInfo {
+  return {
+    service: instance.name,
+    id: instance.id,
+    url: instance.url,
+    status: instance.status,
+    routes: instance.routes,
+    self: instance.self,
+    lastSeen: instance.lastSeen,
+  };
+}

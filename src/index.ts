@@ -1,0 +1,85 @@
+/**
+ * express-micro: Express apps that find each other and call each other by name.
+ *
+ * ```ts
+ * import expressMicro from 'express-micro';
+ * const { services } = expressMicro(app, { serviceName: 'order-service', peers: ['http://127.0.0.1:3000'] });
+ * const user = await services.userService.getUser({ id: 7 });
+ * ```
+ *
+ * @module
+ */
+import {
+  AmbiguousRouteError,
+  ConnectionError,
+  ExpressMicroError,
+  MissingParameterError,
+  OptionError,
+  RemoteError,
+  RouteNotFoundError,
+  ServiceUnavailableError,
+  TimeoutError,
+} from './errors/index.ts';
+import type { ExpressApp } from './express.ts';
+import type { ExpressMicroOptions } from './options.ts';
+import { expressMicro as plugin, type ExpressMicro } from './plugin.ts';
+
+/**
+ * The default export: `expressMicro(app, options)`, with the error classes on it for
+ * `instanceof` checks (`err instanceof expressMicro.RemoteError`).
+ */
+export interface ExpressMicroFunction {
+  /** Joins `app` to the cluster and returns the handle with the `services` proxy. */
+  (app: ExpressApp, options?: ExpressMicroOptions): ExpressMicro;
+  /** Base class of every error express-micro throws. */
+  readonly ExpressMicroError: typeof ExpressMicroError;
+  /** A bad option, thrown by `expressMicro()` itself. */
+  readonly OptionError: typeof OptionError;
+  /** No instance of the service can take the call. */
+  readonly ServiceUnavailableError: typeof ServiceUnavailableError;
+  /** The service publishes no route by that name. */
+  readonly RouteNotFoundError: typeof RouteNotFoundError;
+  /** Two or more routes of the service claim the name. */
+  readonly AmbiguousRouteError: typeof AmbiguousRouteError;
+  /** A path parameter is missing from the call's arguments. */
+  readonly MissingParameterError: typeof MissingParameterError;
+  /** The remote answered with a non-2xx status. */
+  readonly RemoteError: typeof RemoteError;
+  /** The call got no answer in time. */
+  readonly TimeoutError: typeof TimeoutError;
+  /** The connection broke mid-call on a method that is not retried. */
+  readonly ConnectionError: typeof ConnectionError;
+}
+
+/** Joins an Express app to the cluster: see {@link ExpressMicroFunction}. */
+const expressMicro: ExpressMicroFunction = Object.assign(plugin, {
+  ExpressMicroError,
+  OptionError,
+  ServiceUnavailableError,
+  RouteNotFoundError,
+  AmbiguousRouteError,
+  MissingParameterError,
+  RemoteError,
+  TimeoutError,
+  ConnectionError,
+});
+
+export default expressMicro;
+
+export type { CallArguments, CallFunction, CallOptions, CallRoute, ServiceClient, Services } from './client/index.ts';
+export type { DiscoveryEvent, InstanceInfo, InstanceListener, InstanceStatus } from './discovery/index.ts';
+export type {
+  AmbiguousRouteError,
+  ConnectionError,
+  ExpressMicroError,
+  MissingParameterError,
+  OptionError,
+  RemoteError,
+  RouteNotFoundError,
+  ServiceUnavailableError,
+  TimeoutError,
+} from './errors/index.ts';
+export type { ExpressApp, IncomingRequest, Middleware, NextFunction, OutgoingResponse } from './express.ts';
+export type { ExpressMicroOptions, Logger } from './options.ts';
+export type { ExpressMicro } from './plugin.ts';
+export type { RouteDescriptor } from './routes/index.ts';

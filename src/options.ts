@@ -1,0 +1,161 @@
+import { OptionError } from './errors/index.ts';
+import type { InstanceInfo } from './discovery/types.ts';
+import { detectHost, readEnv } from './runtime/index.ts';
+
+/** The logger shape express-micro writes to: pino, console and most loggers fit it. */
+export interface Logger {
+  debug?(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Every option `expressMicro(app, options)` takes, with its default. */
+export interface ExpressMicroOptions {
+  /** This service's name. Default: `npm_package_name`, else `'unnamed-service'`. */
+  serviceName?: string;
+  /** The port this app listens on. Default: learned from `app.listen()` when it starts listening. */
+  port?: number;
+  /** The address peers reach this app at. Default: the first non-internal IPv4 address, else `127.0.0.1`. */
+  host?: string;
+  /** Seed peers to register with, as `http://host:port` URLs. Default: none. */
+  peers?: string[];
+  /** Milliseconds between health checks of every known instance. Default: 5000. */
+  pingInterval?: number;
+  /** Milliseconds a health check may take before it counts as failed. Default: half of `pingInterval`, at most 2000. */
+  pingTimeout?: number;
+  /** Milliseconds an instance may stay DOWN before it is forgotten. Default: 12 × `pingInterval`. */
+  forgetAfter?: number;
+  /** Addresses and CIDR ranges (IPv4 and IPv6) allowed to use `/_discovery`. Default: everyone. */
+  ipWhitelist?: string[];
+  /** Sign every request this plugin sends with HMAC and refuse unsigned discovery requests. Default: false. */
+  enableHmac?: boolean;
+  /** The shared secret. Default: env `EXPRESS_DISCOVERY_KEY`, else this, else a 0600 file in the temp dir. */
+  secret?: string;
+  /** Milliseconds a `services` call may take. Default: 10000. */
+  timeout?: number;
+  /** How many more instances an idempotent call tries after a connection failure. Default: 2. */
+  retries?: number;
+  /** Where to log, or `false` for silence. Default: `console` (without debug). */
+  logger?: Logger | false;
+  /** Called when an instance comes UP (same as `on('up', …)`). */
+  onServiceUp?: (instance: InstanceInfo) => void;
+  /** Called when an instance goes DOWN (same as `on('down', …)`). */
+  onServiceDown?: (instance: InstanceInfo) => void;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedOptions {
+  serviceName: string;
+  port: number | undefined;
+  host: string;
+  peers: string[];
+  pingInterval: number;
+  pingTimeout: number;
+  forgetAfter: number;
+  ipWhitelist: string[];
+  enableHmac: boolean;
+  secret: string | undefined;
+  timeout: number;
+  retries: number;
+  logger: Logger;
+  onServiceUp: ((instance: InstanceInfo) => void) | undefined;
+  onServiceDown: ((instance: InstanceInfo) => void) | undefined;
+}
+
+const KNOWN = new Set([
+  'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'ipWhitelist',
+  'enableHmac', 'secret', 'timeout', 'retries', 'logger', 'onServiceUp', 'onServiceDown',
+]);
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+const silent: Logger = { info() {}, warn() {}, error() {} };
+const consoleLogger: Logger = {
+  info: (message) => console.info(message),
+  warn: (message) => console.warn(message),
+  error: (message) => console.error(message),
+};
+
+function positiveInteger(name: string, value: unknown, fallback: number, minimum = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
+    throw new OptionError(name, `must be an integer ≥ ${minimum}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Turns a seed peer into its origin (`http://host:port`), or throws naming `peers`. */
+export function normalizePeer(peer: unknown): string {
+  if (typeof peer !== 'string') throw new OptionError('peers', `must hold URL strings, got ${JSON.stringify(peer)}`);
+  let url: URL;
+  try {
+    url = new URL(peer);
+  } catch {
+    throw new OptionError('peers', `holds "${peer}", which is not a URL (expected http://host:port)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new OptionError('peers', `holds "${peer}"; only http: and https: URLs are supported`);
+  }
+  if (url.username || url.password) throw new OptionError('peers', `holds "${url.origin}" with credentials; the secret authenticates peers`);
+  return url.origin;
+}
+
+/** Validates `options` and fills in defaults; throws {@link OptionError} naming the first bad option. */
+export function resolveOptions(options: ExpressMicroOptions | undefined): ResolvedOptions {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new OptionError('options', 'must be an object');
+  }
+  const given = options ?? {};
+  for (const key of Object.keys(given)) {
+    if (!KNOWN.has(key)) throw new OptionError(key, `is not an option of express-micro (known: ${[...KNOWN].join(', ')})`);
+  }
+
+  const serviceName = given.serviceName ?? readEnv('npm_package_name') ?? 'unnamed-service';
+  if (typeof serviceName !== 'string' || !SERVICE_NAME.test(serviceName)) {
+    throw new OptionError('serviceName', `must be 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit; got ${JSON.stringify(serviceName)}`);
+  }
+  const port = given.port === undefined ? undefined : positiveInteger('port', given.port, 0, 0);
+  if (port !== undefined && port > 65535) throw new OptionError('port', `must be at most 65535, got ${port}`);
+  if (given.host !== undefined && (typeof given.host !== 'string' || given.host.length === 0 || /[\s/@?#]/.test(given.host))) {
+    throw new OptionError('host', `must be a host name or IP address, got ${JSON.stringify(given.host)}`);
+  }
+  if (given.peers !== undefined && !Array.isArray(given.peers)) throw new OptionError('peers', 'must be an array of URLs');
+  const peers = [...new Set((given.peers ?? []).map(normalizePeer))];
+
+  const pingInterval = positiveInteger('pingInterval', given.pingInterval, 5000, 10);
+  const pingTimeout = positiveInteger('pingTimeout', given.pingTimeout, Math.max(5, Math.min(2000, Math.floor(pingInterval / 2))));
+  if (pingTimeout >= pingInterval) throw new OptionError('pingTimeout', `must be below pingInterval (${pingInterval} ms), got ${pingTimeout}`);
+  const forgetAfter = positiveInteger('forgetAfter', given.forgetAfter, 12 * pingInterval);
+
+  if (given.ipWhitelist !== undefined && (!Array.isArray(given.ipWhitelist) || given.ipWhitelist.some((entry) => typeof entry !== 'string'))) {
+    throw new OptionError('ipWhitelist', 'must be an array of IP addresses or CIDR ranges');
+  }
+  if (given.enableHmac !== undefined && typeof given.enableHmac !== 'boolean') throw new OptionError('enableHmac', 'must be true or false');
+  if (given.secret !== undefined && typeof given.secret !== 'string') throw new OptionError('secret', 'must be a string');
+  for (const name of ['onServiceUp', 'onServiceDown'] as const) {
+    if (given[name] !== undefined && typeof given[name] !== 'function') throw new OptionError(name, 'must be a function');
+  }
+  const logger = given.logger;
+  if (logger !== undefined && logger !== false && (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')) {
+    throw new OptionError('logger', 'must be a logger with info/warn/error methods, or false');
+  }
+
+  return {
+    serviceName,
+    port,
+    host: given.host ?? detectHost(),
+    peers,
+    pingInterval,
+    pingTimeout,
+    forgetAfter,
+    ipWhitelist: given.ipWhitelist ?? [],
+    enableHmac: given.enableHmac ?? false,
+    secret: given.secret,
+    timeout: positiveInteger('timeout', given.timeout, 10_000),
+    retries: positiveInteger('retries', given.retries, 2, 0),
+    logger: logger === false ? silent : (logger ?? consoleLogger),
+    onServiceUp: given.onServiceUp,
+    onServiceDown: given.onServiceDown,
+  };
+}

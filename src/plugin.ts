@@ -1,0 +1,150 @@
+import { createServices, type Services } from './client/index.ts';
+import { Cluster, discoveryHandler, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
+import { OptionError } from './errors/index.ts';
+import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
+import { resolveOptions, type ExpressMicroOptions } from './options.ts';
+import { readRoutes } from './routes/index.ts';
+import { after, createHttpClient } from './runtime/index.ts';
+import { bearerHeader, checkBearer, bodyMatches, clientAddress, compileAllowList, createVerifier, requireSignature, resolveSecret, signRequest } from './security/index.ts';
+
+/** What `expressMicro()` returns. */
+export interface ExpressMicro {
+  /** Calls other services by name: `await services.userService.getUser({ id: 7 })`. */
+  readonly services: Services;
+  /** Settles when the first join round with the seed peers has finished (joined or not). */
+  readonly ready: Promise<void>;
+  /** This instance's URL, once the app listens. */
+  readonly url: string | undefined;
+  /** Listens for an instance that came `up`, went `down`, was `discovered` or `removed`. */
+  on(event: DiscoveryEvent, listener: InstanceListener): ExpressMicro;
+  /** Removes a listener added with `on`. */
+  off(event: DiscoveryEvent, listener: InstanceListener): ExpressMicro;
+  /** A snapshot of the membership table, this instance included. */
+  peers(): InstanceInfo[];
+  /**
+   * Middleware for the app's own routes that accepts only requests signed by the cluster
+   * (needs `enableHmac: true`). Put it before `express.json()`: it reads the raw body itself.
+   */
+  requireSignature(): Middleware;
+  /** Stops the health round, tells the peers this instance is leaving and closes connections. */
+  close(): Promise<void>;
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function isApp(app: unknown): app is ExpressApp {
+  const candidate = app as Partial<ExpressApp> | null;
+  return typeof app === 'function' && typeof candidate?.use === 'function' && typeof candidate.get === 'function';
+}
+
+/**
+ * Turns an Express app into a member of a cluster: mounts `/_discovery`, joins through the seed
+ * peers once the app listens, keeps the membership table healthy, and returns the `services`
+ * proxy. Throws {@link OptionError} at once for a bad option.
+ */
+export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): ExpressMicro {
+  if (!isApp(app)) throw new OptionError('app', 'must be an Express application (the function express() returns)');
+  const settings = resolveOptions(options);
+  const secret = resolveSecret(settings.secret);
+  const allow = compileAllowList(settings.ipWhitelist);
+  const verifier = settings.enableHmac ? createVerifier(secret) : undefined;
+  const sign = verifier ? (method: string, path: string, body: string | undefined) => signRequest(secret, method, path, body) : undefined;
+  // In HMAC mode the secret never crosses the network: requests carry signatures instead.
+  const authorize: Authorize = sign ?? (() => ({ authorization: bearerHeader(secret) }));
+
+  const http = createHttpClient();
+  const cluster = new Cluster(
+    { name: settings.serviceName, peers: settings.peers, pingInterval: settings.pingInterval, pingTimeout: settings.pingTimeout, forgetAfter: settings.forgetAfter, logger: settings.logger },
+    new DiscoveryTransport(http, authorize),
+    () => readRoutes(app),
+  );
+  if (settings.onServiceUp) cluster.events.on('up', settings.onServiceUp);
+  if (settings.onServiceDown) cluster.events.on('down', settings.onServiceDown);
+
+  const guard: Guard = {
+    allowed: allow ? (request) => allow(clientAddress(request)) : () => true,
+    authenticate: verifier
+      ? (request) => verifier.verify(request.method, request.originalUrl ?? request.url, request.headers)
+      : (request) => {
+          const header = request.headers.authorization;
+          return checkBearer(secret, typeof header === 'string' ? header : undefined) ? { ok: true } : { ok: false, reason: 'missing or wrong bearer token' };
+        },
+    bodyMatches,
+  };
+  app.use('/_discovery', discoveryHandler(cluster, guard));
+
+  let closing: Promise<void> | undefined;
+  const start = (port: number): void => {
+    if (closing || cluster.started) return;
+    cluster.start(`http://${formatHost(settings.host)}:${port}`);
+    settings.logger.debug?.(`express-micro: ${settings.serviceName} started at ${cluster.url}`);
+  };
+  const watch = (server: ListeningServer): void => {
+    const learn = (): void => {
+      const address = server.address();
+      if (address && typeof address === 'object') start(address.port);
+    };
+    // Bun and Node order 'listening' differently against listen()'s return; check both ways.
+    if (server.listening) learn();
+    else {
+      server.once('listening', learn);
+      after(0, () => server.listening && learn());
+    }
+    server.once('close', () => void handle.close());
+  };
+  const listen = app.listen;
+  if (typeof listen === 'function') {
+    app.listen = function listenAndJoin(this: unknown, ...args: unknown[]): unknown {
+      const server = (listen as (...args: unknown[]) => ListeningServer).apply(this, args);
+      if (server && typeof server.address === 'function') watch(server);
+      return server;
+    };
+  }
+  // With an explicit port the app may be served some other way (http.createServer(app)).
+  if (settings.port !== undefined && settings.port !== 0) {
+    const port = settings.port;
+    after(0, () => start(port));
+  }
+
+  const services = createServices({
+    cluster,
+    http,
+    sign,
+    timeout: settings.timeout,
+    retries: settings.retries,
+    refresh: (entry) => {
+      if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
+    },
+  });
+
+  const handle: ExpressMicro = {
+    services,
+    ready: cluster.ready,
+    get url() {
+      return cluster.url;
+    },
+    on(event, listener) {
+      cluster.events.on(event, listener);
+      return handle;
+    },
+    off(event, listener) {
+      cluster.events.off(event, listener);
+      return handle;
+    },
+    peers: () => [...cluster.table.instances()].map(info),
+    requireSignature() {
+      if (!verifier) throw new OptionError('enableHmac', 'must be true to use requireSignature()');
+      return requireSignature(verifier, allow ? { allow } : undefined);
+    },
+    close() {
+      closing ??= cluster
+        .close()
+        .then(() => http.close())
+        .then(() => cluster.events.clear());
+      return closing;
+    },
+  };
+  return handle;
+}
