@@ -131,11 +131,10 @@ export class Cluster {
   /** Handles a ping: a sender this instance does not know yet is registered with. */
   onPing(message: PingMessage | undefined): PingAnswer {
     const self = this.#requireSelf();
-    if (message && message.id !== self.id) {
-      const sender = this.table.get(message.id);
-      if (sender) this.table.markUp(sender);
-      else void this.exchange(message.url);
-    }
+    // A ping from a stranger (say, after this instance restarted) is answered with a register.
+    // A known sender's status is left to this instance's own pings: being reached by it does not
+    // prove it can be reached.
+    if (message && message.id !== self.id && !this.table.get(message.id)) void this.exchange(message.url);
     this.refreshRoutes(false);
     return { id: self.id, name: self.name, rev: self.rev, digest: this.table.digest() };
   }

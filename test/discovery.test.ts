@@ -1,0 +1,161 @@
+import express from 'express';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import expressMicro from '../src/index.ts';
+import { discovery, killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from './helpers.ts';
+
+afterEach(async () => {
+  await stopAll();
+  await killAll();
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('discovery', () => {
+  it('teaches a joiner the whole cluster through one seed, in both directions', async () => {
+    const seed = await startService('seed-service');
+    const b = await startService('b-service', () => {}, { peers: [seed.url] });
+    const c = await startService('c-service', () => {}, { peers: [seed.url] });
+    await waitFor(
+      () =>
+        upInstances(b.micro, 'c-service').length === 1 &&
+        upInstances(c.micro, 'b-service').length === 1 &&
+        upInstances(seed.micro, 'b-service').length === 1 &&
+        upInstances(seed.micro, 'c-service').length === 1,
+      'every member sees every other',
+    );
+    expect(upInstances(c.micro, 'seed-service')).toEqual([seed.url]);
+  });
+
+  it('resolves ready after the first join round', async () => {
+    const seed = await startService('seed-service');
+    const b = await startService('b-service', () => {}, { peers: [seed.url] });
+    await b.micro.ready;
+    expect(upInstances(b.micro, 'seed-service')).toEqual([seed.url]);
+  });
+
+  it('keeps retrying a seed that is not up yet', async () => {
+    const port = await freePort();
+    const b = await startService('b-service', () => {}, { peers: [`http://127.0.0.1:${port}`] });
+    await b.micro.ready;
+    expect(upInstances(b.micro, 'seed-service')).toEqual([]);
+    const seed = await startService('seed-service', () => {}, {}, port);
+    await waitFor(() => upInstances(b.micro, 'seed-service').length === 1 && upInstances(seed.micro, 'b-service').length === 1, 'late seed joined');
+  });
+
+  it('re-learns a peer that restarted at the same address', async () => {
+    const first = await spawnService('user-service');
+    const b = await startService('b-service', () => {}, { peers: [first.url] });
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 1, 'user-service seen');
+    const firstId = b.micro.peers().find((peer) => peer.service === 'user-service')?.id;
+    await first.kill();
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 0, 'user-service DOWN');
+    const second = await spawnService('user-service', {}, first.port);
+    await waitFor(() => {
+      const instances = b.micro.peers().filter((peer) => peer.service === 'user-service');
+      return instances.length === 1 && instances[0]!.status === 'UP' && instances[0]!.id !== firstId;
+    }, 'restarted user-service replaces the old instance');
+    expect(await b.micro.services.userService.getUser({ id: 3 })).toEqual({ id: '3', port: second.port });
+  });
+
+  it('balances calls across the UP instances of one service', async () => {
+    const one = await spawnService('user-service');
+    const two = await spawnService('user-service', { peers: [one.url] });
+    const client = await startService('order-service', () => {}, { peers: [one.url] });
+    await waitFor(() => upInstances(client.micro, 'user-service').length === 2, 'two user-service instances');
+    const ports = new Set<number>();
+    for (let index = 0; index < 10; index++) ports.add(((await client.micro.services.userService.getWhoami()) as { port: number }).port);
+    expect(ports).toEqual(new Set([one.port, two.port]));
+  });
+
+  it('fails over to another instance when one dies, without a failed GET', async () => {
+    const one = await spawnService('user-service');
+    const two = await spawnService('user-service', { peers: [one.url] });
+    const client = await startService('order-service', () => {}, { peers: [one.url], pingInterval: 5000 });
+    await waitFor(() => upInstances(client.micro, 'user-service').length === 2, 'two user-service instances');
+    await two.kill();
+    // The health round is 5 s away: every call below meets the dead instance first or second.
+    for (let index = 0; index < 6; index++) {
+      expect(await client.micro.services.userService.getWhoami()).toEqual({ port: one.port, service: 'user-service' });
+    }
+    // The failed connection marked it DOWN at once, without waiting for a ping.
+    expect(upInstances(client.micro, 'user-service')).toEqual([one.url]);
+  });
+
+  it('drops a member at once when it leaves with close()', async () => {
+    const seed = await startService('seed-service');
+    const b = await startService('b-service', () => {}, { peers: [seed.url], pingInterval: 5000 });
+    await waitFor(() => upInstances(seed.micro, 'b-service').length === 1, 'b joined');
+    const removed: string[] = [];
+    seed.micro.on('removed', (instance) => removed.push(instance.service));
+    await b.stop();
+    expect(removed).toEqual(['b-service']);
+    expect(seed.micro.peers().map((peer) => peer.service)).toEqual(['seed-service']);
+  });
+
+  it('serves the seed format on GET /_discovery/services, with every instance and no secret', async () => {
+    const seed = await startService('user-service', (app) => {
+      app.get('/users/:id', (_req, res) => res.json({}));
+    });
+    const other = await startService('order-service', (app) => {
+      app.post('/orders', function placeOrder(_req, res) {
+        res.json({});
+      });
+    }, { peers: [seed.url] });
+    await waitFor(() => upInstances(seed.micro, 'order-service').length === 1, 'joined');
+    const response = await discovery(seed.url, '/services');
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).not.toContain(SECRET);
+    const body = JSON.parse(text);
+    expect(body.thisService).toEqual({ name: 'user-service', url: seed.url, routes: [{ method: 'GET', path: '/users/:id', names: ['getUser'] }] });
+    const peer = body.connectedPeers['order-service'];
+    expect(peer).toMatchObject({ url: other.url, status: 'UP', routes: [{ method: 'POST', path: '/orders', names: ['placeOrder', 'createOrder'] }] });
+    expect(peer.instances).toEqual([{ id: expect.any(String), url: other.url, status: 'UP', lastSeen: expect.any(Number) }]);
+  });
+
+  it('learns the port from app.listen() called after expressMicro(), and from an explicit port', async () => {
+    const app = express();
+    const micro = expressMicro(app, { serviceName: 'late-listener', host: '127.0.0.1', secret: SECRET, logger: false });
+    expect(micro.url).toBeUndefined();
+    const server: Server = app.listen(0, '127.0.0.1');
+    await waitFor(() => micro.url === `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port}`, 'port learned');
+    await micro.close();
+    await new Promise((resolve) => server.close(resolve));
+
+    const port = await freePort();
+    const other = express();
+    const explicit = expressMicro(other, { serviceName: 'explicit-port', host: '127.0.0.1', port, secret: SECRET, logger: false });
+    const plain = createServer(other).listen(port, '127.0.0.1');
+    await waitFor(() => explicit.url === `http://127.0.0.1:${port}`, 'explicit port used');
+    await explicit.close();
+    await new Promise((resolve) => plain.close(resolve));
+  });
+
+  it('closes itself when the server that app.listen() returned closes', async () => {
+    const seed = await startService('seed-service');
+    const b = await startService('b-service', () => {}, { peers: [seed.url], pingInterval: 5000 });
+    await waitFor(() => upInstances(seed.micro, 'b-service').length === 1, 'b joined');
+    b.server.closeAllConnections();
+    b.server.close();
+    await waitFor(() => upInstances(seed.micro, 'b-service').length === 0, 'b left when its server closed');
+  });
+
+  it('lets the process exit after close(): no timer or socket keeps it alive', async () => {
+    const seed = await startService('seed-service');
+    const child = await spawnService('user-service', { peers: [seed.url] });
+    await waitFor(() => upInstances(seed.micro, 'user-service').length === 1, 'child joined');
+    const exited = new Promise<number | null>((resolve) => child.child.once('exit', (code) => resolve(code)));
+    child.child.kill('SIGTERM');
+    // The fixture's SIGTERM handler only closes; the process must then end on its own.
+    expect(await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5000))])).toBe(0);
+    expect(upInstances(seed.micro, 'user-service')).toEqual([]);
+  });
+});

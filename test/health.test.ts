@@ -1,0 +1,107 @@
+import express from 'express';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import expressMicro from '../src/index.ts';
+import type { InstanceInfo } from '../src/index.ts';
+import { killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from './helpers.ts';
+
+afterEach(async () => {
+  await stopAll();
+  await killAll();
+});
+
+const PING = 200;
+
+/** A service served by a plain http.Server, so closing the server leaves the plugin running. */
+async function detachedService(serviceName: string, peers: string[]) {
+  const app = express();
+  app.get('/ping-me', (_req, res) => res.json({ ok: true }));
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const micro = expressMicro(app, { serviceName, host: '127.0.0.1', port, peers, secret: SECRET, pingInterval: PING, logger: false });
+  let server: Server | undefined;
+  const listen = () => new Promise<void>((resolve) => (server = createServer(app).listen(port, '127.0.0.1', resolve)));
+  const silence = () => {
+    server?.closeAllConnections();
+    return new Promise<void>((resolve) => server?.close(() => resolve()));
+  };
+  await listen();
+  return { micro, url: `http://127.0.0.1:${port}`, listen, silence, async stop() { await micro.close(); await silence(); } };
+}
+
+describe('health', () => {
+  it('marks a dead instance DOWN within one interval plus the ping timeout, once', async () => {
+    const victim = await spawnService('user-service');
+    const watcher = await startService('watcher', () => {}, { peers: [victim.url], pingInterval: PING });
+    await waitFor(() => upInstances(watcher.micro, 'user-service').length === 1, 'victim UP');
+    const downs: InstanceInfo[] = [];
+    watcher.micro.on('down', (instance) => downs.push(instance));
+    await victim.kill();
+    // One interval plus the ping timeout (PING / 2), with one more interval of slack for a busy machine.
+    await waitFor(() => downs.length > 0, 'DOWN event', 2 * PING + PING / 2);
+    expect(downs.map((instance) => [instance.service, instance.status])).toEqual([['user-service', 'DOWN']]);
+    // Several more rounds fail: still one event.
+    const rounds = Date.now() + 3 * PING;
+    await waitFor(() => Date.now() > rounds, 'three more ping rounds', 4 * PING);
+    expect(downs).toHaveLength(1);
+  });
+
+  it('brings an instance back UP by itself when it answers again, firing up/down once each', async () => {
+    const seed = await startService('seed-service');
+    const flaky = await detachedService('flaky-service', [seed.url]);
+    const events: string[] = [];
+    seed.micro.on('up', (instance) => instance.service === 'flaky-service' && events.push('up'));
+    seed.micro.on('down', (instance) => instance.service === 'flaky-service' && events.push('down'));
+    await waitFor(() => upInstances(seed.micro, 'flaky-service').length === 1, 'flaky UP');
+    events.length = 0;
+    await flaky.silence();
+    await waitFor(() => upInstances(seed.micro, 'flaky-service').length === 0, 'flaky DOWN');
+    await flaky.listen();
+    await waitFor(() => upInstances(seed.micro, 'flaky-service').length === 1, 'flaky UP again');
+    expect(events).toEqual(['down', 'up']);
+    await flaky.stop();
+  });
+
+  it('forgets an instance that stays DOWN longer than forgetAfter', async () => {
+    const victim = await spawnService('user-service');
+    const watcher = await startService('watcher', () => {}, { peers: [victim.url], forgetAfter: 3 * PING });
+    await waitFor(() => upInstances(watcher.micro, 'user-service').length === 1, 'victim UP');
+    const removed: string[] = [];
+    watcher.micro.on('removed', (instance) => removed.push(instance.service));
+    await victim.kill();
+    await waitFor(() => removed.length === 1, 'victim forgotten', 10 * PING);
+    expect(watcher.micro.peers().some((peer) => peer.service === 'user-service')).toBe(false);
+  });
+
+  it('fires the seed options onServiceUp and onServiceDown, once per change', async () => {
+    const victim = await spawnService('user-service');
+    const ups: string[] = [];
+    const downs: string[] = [];
+    const watcher = await startService('watcher', () => {}, {
+      peers: [victim.url],
+      onServiceUp: (instance) => ups.push(instance.service),
+      onServiceDown: (instance) => downs.push(instance.service),
+    });
+    await waitFor(() => ups.includes('user-service'), 'onServiceUp');
+    await victim.kill();
+    await waitFor(() => downs.length === 1, 'onServiceDown');
+    expect(ups.filter((name) => name === 'user-service')).toHaveLength(1);
+    expect(downs).toEqual(['user-service']);
+    expect(watcher.micro.peers().find((peer) => peer.service === 'user-service')?.status).toBe('DOWN');
+  });
+
+  it('never counts a seed that accepts connections but never answers', async () => {
+    // A TCP listener that never answers HTTP.
+    const mute = createServer(() => {});
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const muteUrl = `http://127.0.0.1:${(mute.address() as AddressInfo).port}`;
+    const watcher = await startService('watcher', () => {}, { peers: [muteUrl] });
+    await watcher.micro.ready;
+    expect(watcher.micro.peers().map((peer) => peer.service)).toEqual(['watcher']);
+    mute.closeAllConnections();
+    await new Promise((resolve) => mute.close(resolve));
+  });
+});
