@@ -23,13 +23,13 @@ const running = new Set<TestService>();
 /** Starts a real Express app on 127.0.0.1, port 0, with express-micro on it. */
 export async function startService(
   serviceName: string,
-  define: (app: express.Express) => void = () => {},
+  define: (app: express.Express, micro: ExpressMicro) => void = () => {},
   options: ExpressMicroOptions = {},
   port = 0,
 ): Promise<TestService> {
   const app = express();
   const micro = expressMicro(app, { serviceName, host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, ...options });
-  define(app);
+  define(app, micro);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening: Server = app.listen(port, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(listening)));
   });

@@ -1,0 +1,162 @@
+import express from 'express';
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import expressMicro from '../src/index.ts';
+import { signRequest } from '../src/security/index.ts';
+import { discovery, SECRET, startService, stopAll, upInstances, waitFor } from './helpers.ts';
+
+afterEach(stopAll);
+
+/** Sends headers that promise a body and never sends it; resolves with the status line. */
+function headersOnly(port: number, headers: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+      if (answer.includes('\r\n')) {
+        socket.destroy();
+        resolve(answer.split('\r\n', 1)[0] as string);
+      }
+    });
+    socket.on('error', reject);
+    socket.write(`POST /_discovery/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n${headers}\r\n`);
+  });
+}
+
+const register = (url: string, body: string, init: { bearer?: string | false; headers?: Record<string, string> } = {}) =>
+  discovery(url, '/register', { method: 'POST', body, headers: { 'content-type': 'application/json', ...init.headers }, bearer: init.bearer });
+
+describe('discovery endpoint security', () => {
+  it('answers 401 to a missing, wrong or malformed bearer on every endpoint', async () => {
+    const service = await startService('guarded');
+    for (const [method, path] of [['POST', '/register'], ['POST', '/ping'], ['GET', '/ping'], ['GET', '/services'], ['POST', '/leave']] as const) {
+      for (const bearer of [false, 'wrong', `${SECRET}x`, SECRET.slice(0, -1), ''] as const) {
+        const response = await discovery(service.url, path, { method, bearer, body: method === 'POST' ? '{}' : undefined, headers: { 'content-type': 'application/json' } });
+        expect(response.status, `${method} ${path} with ${String(bearer)}`).toBe(401);
+        expect(await response.text()).not.toContain(SECRET);
+      }
+      const malformed = await fetch(`${service.url}/_discovery${path}`, { method, headers: { authorization: `Basic ${SECRET}` } });
+      expect(malformed.status).toBe(401);
+    }
+  });
+
+  it('refuses before reading the body: a request whose body never comes still gets 401 or 403', async () => {
+    const open = await startService('guarded');
+    expect(await headersOnly(open.port, 'Authorization: Bearer wrong\r\n')).toBe('HTTP/1.1 401 Unauthorized');
+    const walled = await startService('walled', () => {}, { ipWhitelist: ['10.0.0.0/8'] });
+    expect(await headersOnly(walled.port, `Authorization: Bearer ${SECRET}\r\n`)).toBe('HTTP/1.1 403 Forbidden');
+  });
+
+  it('applies ipWhitelist to the socket address: IPv4, CIDR, mapped IPv6; X-Forwarded-For only through a trusted proxy', async () => {
+    const allowed = await startService('allowed', () => {}, { ipWhitelist: ['127.0.0.0/30'] });
+    expect((await discovery(allowed.url, '/services')).status).toBe(200);
+    const mapped = await startService('mapped', () => {}, { ipWhitelist: ['::ffff:127.0.0.1'] });
+    expect((await discovery(mapped.url, '/services')).status).toBe(200);
+    const elsewhere = await startService('elsewhere', () => {}, { ipWhitelist: ['127.0.0.2', '::1'] });
+    expect((await discovery(elsewhere.url, '/services')).status).toBe(403);
+
+    // A spoofed X-Forwarded-For does nothing while the app does not trust proxies...
+    const spoofed = await startService('spoofed', () => {}, { ipWhitelist: ['10.1.2.3'] });
+    expect((await discovery(spoofed.url, '/services', { headers: { 'x-forwarded-for': '10.1.2.3' } })).status).toBe(403);
+    // ...and counts once it trusts the loopback proxy it comes through.
+    spoofed.app.set('trust proxy', 'loopback');
+    expect((await discovery(spoofed.url, '/services', { headers: { 'x-forwarded-for': '10.1.2.3' } })).status).toBe(200);
+    expect((await discovery(spoofed.url, '/services', { headers: { 'x-forwarded-for': '10.9.9.9' } })).status).toBe(403);
+  });
+
+  it('refuses malformed, oversized and hostile register bodies with 4xx and leaves the table unchanged', async () => {
+    const service = await startService('target');
+    const before = JSON.stringify(service.micro.peers());
+    const self = (overrides: Record<string, unknown>) =>
+      JSON.stringify({ self: { protocol: 1, name: 'evil', id: 'abcdef0123456789', url: 'http://127.0.0.1:9', routes: [], rev: 'r1', ...overrides }, members: [] });
+    const cases: [string, string, number][] = [
+      ['invalid JSON', '{"self":', 400],
+      ['array', '[]', 400],
+      ['null', 'null', 400],
+      ['wrong types', self({ name: 42 }), 400],
+      ['__proto__ name', self({ name: '__proto__' }), 400],
+      ['constructor route name', self({ routes: [{ method: 'GET', path: '/x', names: ['constructor', 42] }] }), 400],
+      ['non-http url', self({ url: 'file:///etc/passwd' }), 400],
+      ['javascript url', self({ url: 'javascript:alert(1)' }), 400],
+      ['url with path', self({ url: 'http://127.0.0.1:9/x' }), 400],
+      ['huge name', self({ name: 'a'.repeat(10_000) }), 400],
+      ['thousands of routes', self({ routes: Array.from({ length: 5000 }, (_, index) => ({ method: 'GET', path: `/r${index}`, names: [] })) }), 400],
+      ['unknown protocol', self({ protocol: 99 }), 400],
+      ['oversized', JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }), 413],
+    ];
+    for (const [label, body, status] of cases) {
+      const response = await register(service.url, body);
+      expect(response.status, label).toBe(status);
+    }
+    const wrongType = await discovery(service.url, '/register', { method: 'POST', body: self({}), headers: { 'content-type': 'text/plain' } });
+    expect(wrongType.status).toBe(415);
+    expect(JSON.stringify(service.micro.peers())).toBe(before);
+  });
+
+  it('runs the whole protocol signed with enableHmac, and never sends the secret', async () => {
+    const seen: string[] = [];
+    // Installed before the plugin, so it sees discovery traffic as well as calls.
+    const app = express();
+    app.use((req, _res, next) => {
+      seen.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+      next();
+    });
+    const seedMicro = expressMicro(app, { serviceName: 'user-service', host: '127.0.0.1', secret: SECRET, enableHmac: true, pingInterval: 200, logger: false });
+    app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
+    const server = app.listen(0, '127.0.0.1');
+    await waitFor(() => seedMicro.url !== undefined, 'seed listening');
+    try {
+      const client = await startService('order-service', () => {}, { enableHmac: true, peers: [seedMicro.url!] });
+      await waitFor(() => upInstances(client.micro, 'user-service').length === 1 && upInstances(seedMicro, 'order-service').length === 1, 'signed join');
+      expect(await client.micro.services.userService.getUser({ id: 5 })).toEqual({ id: '5' });
+      await waitFor(() => seen.some((line) => line.startsWith('POST /_discovery/ping')), 'a signed ping');
+      expect(seen.some((line) => line.startsWith('POST /_discovery/register'))).toBe(true);
+      for (const line of seen) {
+        expect(line).not.toContain(SECRET);
+        expect(line).not.toContain('authorization');
+        expect(line).toContain('x-micro-signature');
+      }
+      // A Bearer secret alone is not enough in HMAC mode.
+      expect((await discovery(seedMicro.url!, '/services')).status).toBe(401);
+    } finally {
+      await seedMicro.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('refuses replayed, stale, forged and tampered signed discovery requests', async () => {
+    const service = await startService('signed', () => {}, { enableHmac: true });
+    const body = JSON.stringify({ id: 'abcdef0123456789', url: 'http://127.0.0.1:9', digest: 'abc' });
+    const signed = signRequest(SECRET, 'POST', '/_discovery/ping', body);
+    const send = (headers: Record<string, string>, payload = body, path = '/ping') =>
+      discovery(service.url, path, { method: 'POST', body: payload, bearer: false, headers: { 'content-type': 'application/json', ...headers } });
+    expect((await send(signed)).status).toBe(200);
+    expect((await send(signed)).status).toBe(401); // replayed
+    expect((await send(signRequest(SECRET, 'POST', '/_discovery/ping', body, Date.now() - 60_000))).status).toBe(401); // stale
+    expect((await send(signRequest(SECRET, 'POST', '/_discovery/ping', body, Date.now() + 60_000))).status).toBe(401); // from the future
+    expect((await send(signRequest('another-secret-of-enough-length!!', 'POST', '/_discovery/ping', body))).status).toBe(401); // forged
+    expect((await send(signRequest(SECRET, 'POST', '/_discovery/ping', body), body.replace('abc', 'abd'))).status).toBe(401); // tampered body
+    expect((await send(signRequest(SECRET, 'POST', '/_discovery/leave', body))).status).toBe(401); // signed for another path
+    const noNonce = signRequest(SECRET, 'POST', '/_discovery/ping', body);
+    delete noNonce['x-micro-nonce'];
+    expect((await send(noNonce)).status).toBe(401);
+    expect((await send({})).status).toBe(401);
+  });
+
+  it('offers requireSignature() to accept only signed cluster calls on the app own routes', async () => {
+    const seed = await startService('user-service', (app, micro) => {
+      app.use('/private', micro.requireSignature());
+      app.use(express.json());
+      app.post('/private/notes', (req, res) => res.json({ got: req.body }));
+    }, { enableHmac: true });
+    const client = await startService('order-service', () => {}, { enableHmac: true, peers: [seed.url] });
+    await waitFor(() => upInstances(client.micro, 'user-service').length === 1, 'joined');
+    expect(await client.micro.services.userService.$call('POST', '/private/notes', { text: 'hi' })).toEqual({ got: { text: 'hi' } });
+    const unsigned = await fetch(`${seed.url}/private/notes`, { method: 'POST', body: '{"text":"hi"}', headers: { 'content-type': 'application/json' } });
+    expect(unsigned.status).toBe(401);
+    const plain = await startService('plain');
+    expect(() => plain.micro.requireSignature()).toThrow(expressMicro.OptionError);
+  });
+});

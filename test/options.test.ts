@@ -1,0 +1,72 @@
+import express from 'express';
+import { describe, expect, it } from 'vitest';
+import expressMicro from '../src/index.ts';
+import type { ExpressMicroOptions } from '../src/index.ts';
+import { SECRET } from './helpers.ts';
+
+function attempt(options: unknown): unknown {
+  try {
+    const micro = expressMicro(express(), { host: '127.0.0.1', secret: SECRET, logger: false, ...(options as ExpressMicroOptions) });
+    void micro.close();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+describe('options', () => {
+  it.each([
+    ['peers', { peers: ['not a url'] }],
+    ['peers', { peers: ['ftp://127.0.0.1:21'] }],
+    ['peers', { peers: 'http://127.0.0.1:3000' }],
+    ['peers', { peers: [42] }],
+    ['pingInterval', { pingInterval: -5 }],
+    ['pingInterval', { pingInterval: 1.5 }],
+    ['pingInterval', { pingInterval: '5000' }],
+    ['pingTimeout', { pingInterval: 100, pingTimeout: 100 }],
+    ['timeout', { timeout: 0 }],
+    ['retries', { retries: -1 }],
+    ['port', { port: 70000 }],
+    ['host', { host: 'http://127.0.0.1' }],
+    ['serviceName', { serviceName: '' }],
+    ['serviceName', { serviceName: '__proto__' }],
+    ['serviceName', { serviceName: 'a'.repeat(101) }],
+    ['ipWhitelist', { ipWhitelist: ['10.0.0.0/33'] }],
+    ['ipWhitelist', { ipWhitelist: ['not-an-ip'] }],
+    ['ipWhitelist', { ipWhitelist: '127.0.0.1' }],
+    ['enableHmac', { enableHmac: 'yes' }],
+    ['secret', { secret: 'short' }],
+    ['logger', { logger: 'console' }],
+    ['onServiceUp', { onServiceUp: 'not a function' }],
+    ['pingIntervall', { pingIntervall: 100 }],
+  ])('refuses a bad %s at once, naming it', (option, options) => {
+    const error = attempt(options);
+    expect(error).toBeInstanceOf(expressMicro.OptionError);
+    expect(error).toBeInstanceOf(expressMicro.ExpressMicroError);
+    expect((error as { option: string }).option).toBe(option);
+    expect((error as Error).message).toContain(`\`${option}\``);
+  });
+
+  it('never puts the secret in an error message', () => {
+    const error = attempt({ secret: 'tiny-secret' }) as Error;
+    expect(error.message).not.toContain('tiny-secret');
+  });
+
+  it('refuses something that is not an Express app', () => {
+    expect(() => expressMicro({} as never)).toThrow(expressMicro.OptionError);
+  });
+
+  it('accepts the seed option table with its defaults', async () => {
+    const previous = process.env.npm_package_name;
+    process.env.npm_package_name = 'from-package-json';
+    try {
+      const micro = expressMicro(express(), { secret: SECRET, logger: false, port: 0 });
+      expect(micro.url).toBeUndefined();
+      await micro.close();
+    } finally {
+      if (previous === undefined) delete process.env.npm_package_name;
+      else process.env.npm_package_name = previous;
+    }
+    expect(attempt({ serviceName: 'a', port: 3000, peers: ['http://127.0.0.1:3001/'], pingInterval: 5000, ipWhitelist: ['127.0.0.1', '::1', '10.0.0.0/8'], enableHmac: true })).toBeUndefined();
+  });
+});
