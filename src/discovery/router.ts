@@ -1,5 +1,5 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
-import { readBody } from './body.ts';
+import { readRawBody } from '../security/index.ts';
 import type { Cluster } from './cluster.ts';
 import { serviceKey } from './service-name.ts';
 import type { Instance } from './table.ts';
@@ -70,12 +70,11 @@ export function discoveryHandler(cluster: Cluster, guard: Guard): Middleware {
 async function handleWithBody(endpoint: Endpoint, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
   const hasBody = (request.headers['content-length'] ?? '0') !== '0' || request.headers['transfer-encoding'] !== undefined;
   if (hasBody && !isJson(request) && (request as { _body?: boolean })._body !== true) return send(response, 415, { error: 'expected application/json' });
-  const body = await readBody(request);
-  if (body === 'too-large') {
-    response.setHeader('connection', 'close');
-    return send(response, 413, { error: 'body too large' });
+  const body = await readBodyText(request);
+  if (typeof body !== 'string') {
+    if (body.status === 413) response.setHeader('connection', 'close');
+    return send(response, body.status, { error: body.reason });
   }
-  if (body === 'aborted') return;
   if (bodyHash !== undefined && !guard.bodyMatches(bodyHash, body)) return send(response, 401, { error: 'unauthorized', reason: 'body does not match its signature' });
   let parsed: unknown;
   if (body !== '') {
@@ -99,6 +98,21 @@ async function handleWithBody(endpoint: Endpoint, cluster: Cluster, guard: Guard
   const register = parseRegister(parsed);
   if (typeof register === 'string') return send(response, 400, { error: register });
   return send(response, 200, cluster.onRegister(register));
+}
+
+/** The most a discovery request body may hold: a thousand routes fit with room to spare. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The body as text. When a body parser in front of the plugin already consumed it, the raw
+ * bytes are gone: what it parsed is serialised again, which gives back exactly what a peer's
+ * JSON.stringify sent, so even a signed body's hash still matches.
+ */
+async function readBodyText(request: IncomingRequest): Promise<string | { status: number; reason: string }> {
+  const state = request as { _body?: boolean; readableEnded?: boolean };
+  if (state._body === true || state.readableEnded === true) return request.body === undefined ? '' : JSON.stringify(request.body);
+  const body = await readRawBody(request, MAX_BODY_BYTES);
+  return body.ok ? body.text : body;
 }
 
 /** The seed's `/_discovery/services` shape, with every instance listed. */

@@ -14,16 +14,36 @@ export function defaultSecretPath(): string {
   return join(tmpdir(), `express-micro-${uid ?? 'user'}.key`);
 }
 
+/** Raised while the file has a second hard link, which our own creation has for an instant. */
+class LinkedSecretFileError extends SecretFileError {}
+
 const MIN_LENGTH = 32;
+/** How often a reader looks again while a creator's temporary link still exists. */
+const LINK_RETRIES = 1000;
+
+function readSettled(path: string): string {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return readTrusted(path);
+    } catch (error) {
+      if (!(error instanceof LinkedSecretFileError) || attempt >= LINK_RETRIES) throw error;
+    }
+  }
+}
 
 function readTrusted(path: string): string {
   const stat = lstatSync(path);
   if (stat.isSymbolicLink()) throw new SecretFileError(`secret file ${path} is a symbolic link; refusing to follow it`);
   if (!stat.isFile()) throw new SecretFileError(`secret file ${path} is not a regular file`);
-  // O_NOFOLLOW closes the window between lstat and open in which a link could be planted.
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  // O_NOFOLLOW closes the window between lstat and open in which a link could be planted;
+  // O_NONBLOCK keeps a FIFO swapped in during that window from hanging the open.
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
   try {
     const opened = fstatSync(fd);
+    if (!opened.isFile()) throw new SecretFileError(`secret file ${path} is not a regular file`);
+    // A second name for the file could be someone else's hard link to one of our private files
+    // (an SSH key, say), which would then be sent around as the secret.
+    if (opened.nlink > 1) throw new LinkedSecretFileError(`secret file ${path} has ${opened.nlink} hard links; it must have one`);
     const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
     if (uid !== undefined && opened.uid !== uid) {
       throw new SecretFileError(`secret file ${path} belongs to uid ${opened.uid}, not to the current user (uid ${uid})`);
@@ -53,7 +73,7 @@ function isMissing(error: unknown): boolean {
  */
 export function readOrCreateSecretFile(path: string = defaultSecretPath()): string {
   try {
-    return readTrusted(path);
+    return readSettled(path);
   } catch (error) {
     if (!isMissing(error)) throw error;
   }
@@ -66,5 +86,5 @@ export function readOrCreateSecretFile(path: string = defaultSecretPath()): stri
   } finally {
     unlinkSync(temporary);
   }
-  return readTrusted(path);
+  return readSettled(path);
 }

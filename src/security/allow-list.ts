@@ -1,0 +1,43 @@
+import proxyaddr from 'proxy-addr';
+import type { IncomingRequest } from '../express.ts';
+import { OptionError } from '../errors/index.ts';
+
+/** Tells whether a client address is allowed. An unknown (undefined) address never is. */
+export type AllowList = (address: string | undefined) => boolean;
+
+/**
+ * Compiles the `ipWhitelist` option: IPv4 and IPv6 addresses and CIDR ranges (proxy-addr's
+ * names `loopback`, `linklocal` and `uniquelocal` work too). An IPv4-mapped IPv6 address
+ * (`::ffff:10.0.0.1`) matches its IPv4 form. An undefined or empty list gives undefined:
+ * everyone is allowed. Throws `OptionError('ipWhitelist', …)` naming the first bad entry.
+ */
+export function compileAllowList(entries: readonly string[] | undefined): AllowList | undefined {
+  if (entries === undefined) return undefined;
+  if (!Array.isArray(entries)) throw new OptionError('ipWhitelist', 'must be an array of IP addresses or CIDR ranges');
+  if (entries.length === 0) return undefined;
+  for (const entry of entries) {
+    // Compile one by one so that the error names the entry at fault.
+    let valid = typeof entry === 'string';
+    if (valid) {
+      try {
+        proxyaddr.compile(entry);
+      } catch {
+        valid = false;
+      }
+    }
+    if (!valid) {
+      throw new OptionError('ipWhitelist', `has an entry that is not an IP address or CIDR range: ${JSON.stringify(String(entry))}`);
+    }
+  }
+  const matches = proxyaddr.compile([...entries]);
+  return (address) => typeof address === 'string' && address !== '' && matches(address, 0);
+}
+
+/**
+ * The client's address as the app sees it. Express computes `request.ip` from the socket and
+ * honours the app's `trust proxy` setting, so `X-Forwarded-For` counts only when the app trusts
+ * the proxy in front of it; without Express's `ip` the socket's own address is used.
+ */
+export function clientAddress(request: IncomingRequest): string | undefined {
+  return request.ip ?? request.socket.remoteAddress;
+}

@@ -1,0 +1,158 @@
+import type { IncomingRequest } from '../express.ts';
+import { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from '../runtime/index.ts';
+
+/** The names of the signature headers, lowercase as Node hands them over. */
+export const SIGNATURE_HEADERS: {
+  readonly timestamp: 'x-micro-timestamp';
+  readonly nonce: 'x-micro-nonce';
+  readonly bodyHash: 'x-micro-content-sha256';
+  readonly signature: 'x-micro-signature';
+} = {
+  timestamp: 'x-micro-timestamp',
+  nonce: 'x-micro-nonce',
+  bodyHash: 'x-micro-content-sha256',
+  signature: 'x-micro-signature',
+};
+
+/** How far a signed timestamp may be from the receiver's clock, by default: 30 s. */
+export const DEFAULT_WINDOW_MS = 30_000;
+
+/** How many nonces a verifier remembers at most, by default. */
+export const DEFAULT_MAX_NONCES = 100_000;
+
+const TIMESTAMP = /^[0-9]{1,16}$/;
+const NONCE = /^[0-9a-fA-F]{16,128}$/;
+const HEX_64 = /^[0-9a-fA-F]{64}$/;
+
+function canonical(method: string, pathWithQuery: string, timestamp: string, nonce: string, bodyHash: string): string {
+  return `${method.toUpperCase()}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${bodyHash}`;
+}
+
+/**
+ * The four signature headers for a request: timestamp (ms since the epoch), a fresh 128-bit
+ * nonce, the SHA-256 of the body (of '' when there is none) and the HMAC-SHA-256 under `secret`
+ * of method, path with query, timestamp, nonce and body hash, one per line.
+ */
+export function signRequest(
+  secret: string,
+  method: string,
+  pathWithQuery: string,
+  body: string | undefined,
+  now: number = Date.now(),
+): Record<string, string> {
+  const timestamp = String(Math.floor(now));
+  const nonce = randomHex(16);
+  const bodyHash = sha256Hex(body ?? '');
+  return {
+    [SIGNATURE_HEADERS.timestamp]: timestamp,
+    [SIGNATURE_HEADERS.nonce]: nonce,
+    [SIGNATURE_HEADERS.bodyHash]: bodyHash,
+    [SIGNATURE_HEADERS.signature]: hmacSha256Hex(secret, canonical(method, pathWithQuery, timestamp, nonce, bodyHash)),
+  };
+}
+
+/**
+ * Whether `body` is the body whose hash a verified request carried. Call it once the body has
+ * been read, with the `bodyHash` that `verify` returned.
+ */
+export function bodyMatches(bodyHash: string, body: string): boolean {
+  return constantTimeEqual(sha256Hex(body), bodyHash.toLowerCase());
+}
+
+/** What `verify` answers: the signed body hash, or a short reason (never the secret). */
+export type VerifyResult = { ok: true; bodyHash: string } | { ok: false; reason: string };
+
+/** Options of `createVerifier`. */
+export interface VerifierOptions {
+  /** How far, in ms, a timestamp may be before or after the receiver's clock. Default 30 000. */
+  windowMs?: number;
+  /** How many nonces to remember at most; past that, requests are refused. Default 100 000. */
+  maxNonces?: number;
+}
+
+/** Checks signed requests and remembers their nonces to refuse replays. */
+export interface Verifier {
+  /**
+   * Checks the signature headers of a request to `pathWithQuery` with `method`. On success the
+   * nonce is remembered until its timestamp leaves the window; the body must then be checked
+   * with `bodyMatches(result.bodyHash, body)`.
+   */
+  verify(method: string, pathWithQuery: string, headers: IncomingRequest['headers'], now?: number): VerifyResult;
+  /** How many nonces are remembered now. */
+  readonly size: number;
+}
+
+function single(headers: IncomingRequest['headers'], name: string): string | undefined {
+  const value = headers[name];
+  // A repeated header arrives as an array (or joined with commas): either way it is refused.
+  return typeof value === 'string' ? value : undefined;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}
+
+/**
+ * A verifier for requests signed with `signRequest` under `secret`. It refuses missing or
+ * malformed headers, timestamps more than `windowMs` away, wrong signatures and nonces it has
+ * seen. Only requests whose signature checks out enter the nonce cache, so forged requests
+ * cannot fill it; when it is full even after dropping expired nonces, requests are refused.
+ */
+export function createVerifier(secret: string, options: VerifierOptions = {}): Verifier {
+  const windowMs = positiveInteger(options.windowMs, DEFAULT_WINDOW_MS, 'windowMs');
+  const maxNonces = positiveInteger(options.maxNonces, DEFAULT_MAX_NONCES, 'maxNonces');
+  /** nonce → the time after which its timestamp is outside the window. */
+  const nonces = new Map<string, number>();
+  /** No nonce expires before this time, so pruning earlier would find nothing. */
+  let nextExpiry = Number.POSITIVE_INFINITY;
+
+  function prune(now: number): void {
+    if (now <= nextExpiry) return;
+    nextExpiry = Number.POSITIVE_INFINITY;
+    for (const [nonce, expiresAt] of nonces) {
+      if (expiresAt < now) nonces.delete(nonce);
+      else if (expiresAt < nextExpiry) nextExpiry = expiresAt;
+    }
+  }
+
+  function verify(method: string, pathWithQuery: string, headers: IncomingRequest['headers'], now: number = Date.now()): VerifyResult {
+    const timestamp = single(headers, SIGNATURE_HEADERS.timestamp);
+    const nonce = single(headers, SIGNATURE_HEADERS.nonce);
+    const bodyHash = single(headers, SIGNATURE_HEADERS.bodyHash);
+    const signature = single(headers, SIGNATURE_HEADERS.signature);
+    if (timestamp === undefined) return { ok: false, reason: 'missing or repeated timestamp header' };
+    if (nonce === undefined) return { ok: false, reason: 'missing or repeated nonce header' };
+    if (bodyHash === undefined) return { ok: false, reason: 'missing or repeated body hash header' };
+    if (signature === undefined) return { ok: false, reason: 'missing or repeated signature header' };
+    if (!TIMESTAMP.test(timestamp)) return { ok: false, reason: 'malformed timestamp' };
+    if (!NONCE.test(nonce)) return { ok: false, reason: 'malformed nonce' };
+    if (!HEX_64.test(bodyHash)) return { ok: false, reason: 'malformed body hash' };
+    if (!HEX_64.test(signature)) return { ok: false, reason: 'malformed signature' };
+
+    const signedAt = Number(timestamp);
+    if (signedAt < now - windowMs) return { ok: false, reason: 'stale timestamp' };
+    if (signedAt > now + windowMs) return { ok: false, reason: 'timestamp in the future' };
+
+    const expected = hmacSha256Hex(secret, canonical(method, pathWithQuery, timestamp, nonce, bodyHash));
+    if (!constantTimeEqual(signature.toLowerCase(), expected)) return { ok: false, reason: 'wrong signature' };
+
+    const key = nonce.toLowerCase();
+    const seenUntil = nonces.get(key);
+    if (seenUntil !== undefined && seenUntil >= now) return { ok: false, reason: 'replayed nonce' };
+    if (nonces.size >= maxNonces) prune(now);
+    if (nonces.size >= maxNonces) return { ok: false, reason: 'replay cache full' };
+    const expiresAt = signedAt + windowMs;
+    nonces.set(key, expiresAt);
+    if (expiresAt < nextExpiry) nextExpiry = expiresAt;
+    return { ok: true, bodyHash: bodyHash.toLowerCase() };
+  }
+
+  return {
+    verify,
+    get size(): number {
+      return nonces.size;
+    },
+  };
+}

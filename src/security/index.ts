@@ -1,0 +1,20 @@
+/**
+ * Security: the shared secret, bearer tokens, HMAC request signing with replay protection, the
+ * client address allow-list, and the middleware that accepts only signed calls.
+ */
+export { clientAddress, compileAllowList, type AllowList } from './allow-list.ts';
+export { bearerHeader, checkBearer } from './bearer.ts';
+export {
+  bodyMatches,
+  createVerifier,
+  DEFAULT_MAX_NONCES,
+  DEFAULT_WINDOW_MS,
+  SIGNATURE_HEADERS,
+  signRequest,
+  type Verifier,
+  type VerifierOptions,
+  type VerifyResult,
+} from './hmac.ts';
+export { requireSignature, type RequireSignatureOptions } from './middleware.ts';
+export { DEFAULT_BODY_LIMIT, readRawBody, type RawBodyResult } from './raw-body.ts';
+export { MIN_SECRET_LENGTH, resolveSecret, SECRET_ENV } from './secret.ts';

@@ -1,0 +1,102 @@
+import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
+import { clientAddress } from './allow-list.ts';
+import { bodyMatches, type Verifier } from './hmac.ts';
+import { DEFAULT_BODY_LIMIT, readRawBody } from './raw-body.ts';
+
+/** Options of `requireSignature`. */
+export interface RequireSignatureOptions {
+  /** Only clients whose address this allows get in (403 for the others); see `compileAllowList`. */
+  allow?: (address: string | undefined) => boolean;
+  /** The most body bytes to read; larger bodies get 413. Default 1 MiB. */
+  limit?: number;
+}
+
+/** Fields of Node's request stream and of body-parser that tell whether the body was consumed. */
+interface StreamState {
+  readableEnded?: boolean;
+  _body?: boolean;
+}
+
+function refuse(response: OutgoingResponse, status: number, error: string, reason: string): void {
+  if (response.headersSent === true) return;
+  response.statusCode = status;
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.end(JSON.stringify({ error, reason }));
+}
+
+function isJson(request: IncomingRequest): boolean {
+  const type = request.headers['content-type'];
+  if (typeof type !== 'string') return false;
+  const essence = type.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return essence === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(essence);
+}
+
+function hasIdentityEncoding(request: IncomingRequest): boolean {
+  const encoding = request.headers['content-encoding'];
+  return encoding === undefined || (typeof encoding === 'string' && encoding.trim().toLowerCase() === 'identity');
+}
+
+/**
+ * A middleware for the app's own routes that lets through only requests signed by the cluster
+ * (`enableHmac`): 403 for an address `allow` refuses, 401 `{ error: 'unauthorized', reason }`
+ * for a missing, wrong, stale or replayed signature or a body that does not match its hash.
+ *
+ * It must come BEFORE `express.json()` (or any body parser): it reads the raw body itself (up
+ * to `limit` bytes, 413 past that), checks its hash, and then sets `request.body` to the parsed
+ * JSON for a JSON content type, to the text for other non-empty bodies, and leaves it alone for
+ * an empty body. It marks the body as read, so body parsers after it do nothing (Express 4 and 5).
+ * If a parser already consumed the body, it fails closed with 500, since the raw bytes are gone.
+ */
+export function requireSignature(verifier: Verifier, options: RequireSignatureOptions = {}): Middleware {
+  const limit = options.limit ?? DEFAULT_BODY_LIMIT;
+  const allow = options.allow;
+  return (request, response, next) => {
+    const state = request as IncomingRequest & StreamState;
+    if (allow !== undefined && !allow(clientAddress(request))) {
+      refuse(response, 403, 'forbidden', 'address not allowed');
+      return;
+    }
+    const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers);
+    if (!result.ok) {
+      refuse(response, 401, 'unauthorized', result.reason);
+      return;
+    }
+    if (state._body === true || state.readableEnded === true) {
+      refuse(response, 500, 'misconfigured', 'requireSignature must come before body parsers');
+      return;
+    }
+    if (!hasIdentityEncoding(request)) {
+      refuse(response, 415, 'unsupported media type', 'signed bodies must not be content-encoded');
+      return;
+    }
+    readRawBody(request, limit).then(
+      (body) => {
+        if (!body.ok) {
+          refuse(response, body.status, body.status === 413 ? 'payload too large' : 'bad request', body.reason);
+          return;
+        }
+        if (!bodyMatches(result.bodyHash, body.text)) {
+          refuse(response, 401, 'unauthorized', 'body does not match its signed hash');
+          return;
+        }
+        if (body.text !== '') {
+          if (isJson(request)) {
+            try {
+              request.body = JSON.parse(body.text);
+            } catch {
+              refuse(response, 400, 'bad request', 'body is not valid JSON');
+              return;
+            }
+          } else {
+            request.body = body.text;
+          }
+        }
+        // body-parser 1 (Express 4) skips a request whose `_body` is set; body-parser 2
+        // (Express 5) skips one whose stream has ended, which it now has.
+        state._body = true;
+        next();
+      },
+      (error: unknown) => next(error),
+    );
+  };
+}
