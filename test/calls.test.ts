@@ -1,7 +1,7 @@
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import expressMicro from '../src/index.ts';
-import { startService, stopAll, upInstances, waitFor, type TestService } from './helpers.ts';
+import { SECRET, startService, stopAll, upInstances, waitFor, type TestService } from './helpers.ts';
 
 afterEach(stopAll);
 
@@ -169,5 +169,27 @@ describe('calls by name (the seed example)', () => {
       }
     }, 'late route visible to order-service', 4000);
     expect(await orders.micro.services.userService.getLate({ id: 2 })).toEqual({ late: '2' });
+  });
+});
+
+describe('Express 4', () => {
+  it('joins, publishes its routes and calls like an Express 5 app', async () => {
+    const { default: express4 } = await import('express4');
+    const app = express4();
+    const micro = expressMicro(app as never, { serviceName: 'legacy-service', host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false });
+    app.use(express4.json());
+    app.get('/items/:id', (req, res) => res.json({ id: req.params.id }));
+    app.post('/items', (req, res) => res.json({ created: req.body }));
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      await waitFor(() => micro.url !== undefined, 'legacy listening');
+      const modern = await startService('modern-service', () => {}, { peers: [micro.url!] });
+      await waitFor(() => upInstances(modern.micro, 'legacy-service').length === 1 && upInstances(micro, 'modern-service').length === 1, 'both joined');
+      expect(await modern.micro.services.legacyService.getItem({ id: 4 })).toEqual({ id: '4' });
+      expect(await modern.micro.services.legacyService.createItem({ name: 'x' })).toEqual({ created: { name: 'x' } });
+    } finally {
+      await micro.close();
+      server.close();
+    }
   });
 });

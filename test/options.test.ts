@@ -2,7 +2,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import expressMicro from '../src/index.ts';
 import type { ExpressMicroOptions } from '../src/index.ts';
-import { SECRET } from './helpers.ts';
+import { SECRET, waitFor } from './helpers.ts';
 
 function attempt(options: unknown): unknown {
   try {
@@ -56,17 +56,24 @@ describe('options', () => {
     expect(() => expressMicro({} as never)).toThrow(expressMicro.OptionError);
   });
 
-  it('accepts the seed option table with its defaults', async () => {
+  it('names the service from npm_package_name by default', async () => {
     const previous = process.env.npm_package_name;
     process.env.npm_package_name = 'from-package-json';
+    const app = express();
+    const micro = expressMicro(app, { host: '127.0.0.1', secret: SECRET, logger: false });
+    if (previous === undefined) delete process.env.npm_package_name;
+    else process.env.npm_package_name = previous;
+    const server = app.listen(0, '127.0.0.1');
     try {
-      const micro = expressMicro(express(), { secret: SECRET, logger: false, port: 0 });
-      expect(micro.url).toBeUndefined();
-      await micro.close();
+      await waitFor(() => micro.peers().length === 1, 'started');
+      expect(micro.peers()[0]).toMatchObject({ service: 'from-package-json', self: true, status: 'UP' });
     } finally {
-      if (previous === undefined) delete process.env.npm_package_name;
-      else process.env.npm_package_name = previous;
+      await micro.close();
+      server.close();
     }
+  });
+
+  it('accepts the seed option table', () => {
     expect(attempt({ serviceName: 'a', port: 3000, peers: ['http://127.0.0.1:3001/'], pingInterval: 5000, ipWhitelist: ['127.0.0.1', '::1', '10.0.0.0/8'], enableHmac: true })).toBeUndefined();
   });
 });
