@@ -5,24 +5,33 @@
 
 /** An incoming request as Express hands it to middleware. */
 export interface IncomingRequest {
+  /** The HTTP method, upper case. */
   method: string;
+  /** The path with query, relative to where the middleware is mounted. */
   url: string;
   /** The URL before mounting stripped its prefix (Express sets it). */
   originalUrl?: string;
+  /** The request headers, names in lower case. */
   headers: Record<string, string | string[] | undefined>;
   /** The client address after the app's `trust proxy` setting (Express sets it). */
   ip?: string | undefined;
+  /** The connection: the peer's address and the local port. */
   socket: { remoteAddress?: string | undefined; localPort?: number | undefined };
   /** Set when a body parser in front of ours has already read the body. */
   body?: unknown;
+  /** Listens for the request stream's events (`data`, `end`, `error`, `aborted`). */
   on(event: string, listener: (...args: never[]) => void): unknown;
 }
 
 /** The response half, as Express hands it to middleware. */
 export interface OutgoingResponse {
+  /** The status code to send. */
   statusCode: number;
+  /** True once the headers went out. */
   headersSent?: boolean;
+  /** Sets a response header before the headers go out. */
   setHeader(name: string, value: string): unknown;
+  /** Sends the body, if any, and finishes the response. */
   end(body?: string): unknown;
 }
 
@@ -41,8 +50,10 @@ export interface ListeningServer {
 
 /** An Express 4 or 5 application. */
 export interface ExpressApp {
+  /** Mounts middleware at a path (`app.use('/_discovery', …)`). */
   use(path: string, handler: Middleware): unknown;
   /** Reads a setting (`app.get('trust proxy')`). */
   get(setting: string): unknown;
+  /** Express's `app.listen()`; wrapped so the plugin learns the port when the server listens. */
   listen?: unknown;
 }

@@ -4,9 +4,13 @@ import { detectHost, readEnv } from './runtime/index.ts';
 
 /** The logger shape express-micro writes to: pino, console and most loggers fit it. */
 export interface Logger {
+  /** Detail for debugging (startup, failed joins); optional. */
   debug?(message: string): void;
+  /** Normal events. */
   info(message: string): void;
+  /** Something went wrong that the cluster recovers from (an instance went DOWN). */
   warn(message: string): void;
+  /** Something went wrong that needs attention. */
   error(message: string): void;
 }
 

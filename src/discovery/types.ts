@@ -11,6 +11,7 @@ export interface InstanceInfo {
   id: string;
   /** Where it is reached: `http://host:port`. */
   url: string;
+  /** `UP` while it answers its health checks, `DOWN` after one failed. */
   status: InstanceStatus;
   /** The routes it publishes. */
   routes: RouteDescriptor[];

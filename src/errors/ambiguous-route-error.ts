@@ -5,10 +5,12 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * `METHOD /path`; call one directly with `services.x.$call(method, path, args)`.
  */
 export class AmbiguousRouteError extends ExpressMicroError {
+  /** Always `'AmbiguousRouteError'`. */
   override name: string = 'AmbiguousRouteError';
   /** The routes that share the name, as `METHOD /path`. */
   readonly routes: readonly string[];
 
+  /** Made by the `services` proxy; `routes` are the claimants as `METHOD /path`. */
   constructor(service: string, call: string, routes: readonly string[]) {
     super(
       `express-micro: "${call}" on service "${service}" is ambiguous: ${routes.join(', ')}; use $call(method, path, args) to pick one`,

@@ -6,10 +6,12 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * transport's error is the `cause`.
  */
 export class ConnectionError extends ExpressMicroError {
+  /** Always `'ConnectionError'`. */
   override name: string = 'ConnectionError';
   /** The full URL of the request. */
   readonly url: string;
 
+  /** Made by the `services` proxy; `cause` is the transport's error. */
   constructor(service: string, call: string, url: string, cause: unknown) {
     super(`express-micro: ${service}.${call} lost its connection to ${url}`, { service, call, cause });
     this.url = url;

@@ -4,12 +4,14 @@
  * there is one. Messages never contain the shared secret.
  */
 export class ExpressMicroError extends Error {
+  /** The class name: `'ExpressMicroError'` here, the subclass's name in each subclass. */
   override name: string = 'ExpressMicroError';
   /** The service the failed operation addressed, if any. */
   readonly service: string | undefined;
   /** The call name (`getUser`) or `METHOD /path`, if any. */
   readonly call: string | undefined;
 
+  /** Made by express-micro; `details` carries the service, the call name and the cause where known. */
   constructor(message: string, details: { service?: string; call?: string; cause?: unknown } = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.service = details.service;

@@ -5,10 +5,12 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * route needs (`id` for `/users/:id`). `parameter` names it.
  */
 export class MissingParameterError extends ExpressMicroError {
+  /** Always `'MissingParameterError'`. */
   override name: string = 'MissingParameterError';
   /** The missing path parameter. */
   readonly parameter: string;
 
+  /** Made by the `services` proxy; `path` is the route's path pattern. */
   constructor(service: string, call: string, path: string, parameter: string) {
     super(`express-micro: ${service}.${call} needs "${parameter}" for ${path}`, { service, call });
     this.parameter = parameter;

@@ -5,6 +5,7 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * parsed `body` (JSON when the answer was JSON, else text) and the `url` that answered.
  */
 export class RemoteError extends ExpressMicroError {
+  /** Always `'RemoteError'`. */
   override name: string = 'RemoteError';
   /** The HTTP status the remote service answered with. */
   readonly status: number;
@@ -13,6 +14,7 @@ export class RemoteError extends ExpressMicroError {
   /** The full URL of the request. */
   readonly url: string;
 
+  /** Made by the `services` proxy from the remote's answer. */
   constructor(service: string, call: string, url: string, status: number, body: unknown) {
     super(`express-micro: ${service}.${call} got ${status} from ${url}`, { service, call });
     this.status = status;

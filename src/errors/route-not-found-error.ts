@@ -5,10 +5,12 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * list the call names that do exist, so a typo is easy to spot.
  */
 export class RouteNotFoundError extends ExpressMicroError {
+  /** Always `'RouteNotFoundError'`. */
   override name: string = 'RouteNotFoundError';
   /** Every call name the service publishes. */
   readonly available: readonly string[];
 
+  /** Made by the `services` proxy; `available` lists the call names the service has. */
   constructor(service: string, call: string, available: readonly string[]) {
     super(
       `express-micro: service "${service}" has no route named "${call}"; it has: ${available.join(', ') || '(no routes)'}`,

@@ -5,12 +5,14 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * one). The request may have been processed; it is not retried. Carries `url` and `timeout`.
  */
 export class TimeoutError extends ExpressMicroError {
+  /** Always `'TimeoutError'`. */
   override name: string = 'TimeoutError';
   /** The full URL of the request. */
   readonly url: string;
   /** The timeout that ran out, in milliseconds. */
   readonly timeout: number;
 
+  /** Made by the `services` proxy; `timeout` is in milliseconds. */
   constructor(service: string, call: string, url: string, timeout: number) {
     super(`express-micro: ${service}.${call} got no answer from ${url} within ${timeout} ms`, { service, call });
     this.url = url;

@@ -3,9 +3,19 @@ import { TransportError, type HttpClient, type HttpRequest, type HttpResponse } 
 function classify(error: unknown, request: HttpRequest, timeout: AbortSignal): TransportError {
   if (request.signal?.aborted) return new TransportError('abort', 'request aborted', { cause: error });
   if (timeout.aborted) return new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error });
-  const text = String((error as { cause?: { code?: string } } | null)?.cause?.code ?? (error as Error)?.message ?? '');
-  // Bun and Deno word refused connections differently; both name the refusal.
-  if (/refused|ECONNREFUSED|unable to connect|connection error|Connection refused/i.test(text)) {
+  // Bun puts the code on the error's cause (`ECONNREFUSED: Unable to connect…`); Deno throws
+  // TypeError('fetch failed') whose cause's message names the failed step (`client error
+  // (Connect): tcp connect error: Connection refused`). Read codes and messages down the chain.
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current !== null && typeof current === 'object'; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof code === 'string' && !(typeof message === 'string' && message.includes(code))) parts.push(code);
+    if (typeof message === 'string' && message !== '') parts.push(message);
+    current = cause;
+  }
+  const text = parts.join(': ') || String(error);
+  if (/ECONNREFUSED|refused|unable to connect|client error \(Connect\)|tcp connect error/i.test(text)) {
     return new TransportError('connect', `cannot connect (${text})`, { cause: error });
   }
   return new TransportError('reset', `connection failed (${text})`, { cause: error });
