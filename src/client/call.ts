@@ -46,11 +46,15 @@ export async function execute(
   const path = buildPath(entry.name, call, route, args);
   const body = buildBody(route, args);
   const timeout = options?.timeout ?? context.timeout;
+  // The timeout bounds the whole call: a retry gets what is left of it, not a fresh one.
+  const deadline = Date.now() + timeout;
   const attempts = 1 + context.retries;
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const instance = pick(entry);
     if (!instance) break;
+    const left = attempt === 0 ? timeout : deadline - Date.now();
+    if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, timeout);
     let response: HttpResponse;
     try {
       response = await context.http.request({
@@ -59,7 +63,7 @@ export async function execute(
         method: route.method,
         headers: headersFor(context, route, path, body, options),
         body,
-        timeout,
+        timeout: left,
         signal: options?.signal,
       });
     } catch (error) {

@@ -122,7 +122,12 @@ export class Cluster {
   onRegister(message: RegisterMessage): RegisterMessage {
     const self = this.#requireSelf();
     if (message.self.id !== self.id && message.self.url !== self.url) {
-      this.table.upsert(message.self);
+      const known = this.table.get(message.self.id);
+      // A known instance that is DOWN is not brought back UP on its own word: being reached by
+      // it does not prove it can be reached (a slow or half-broken peer would flap UP/DOWN every
+      // round). It is pinged at once instead; a timely answer marks it UP and fetches its routes.
+      if (known?.status === 'DOWN') void this.#ping(known);
+      else this.table.upsert(message.self);
       this.#learn(message.members);
     }
     return { self: this.descriptor(), members: this.table.members() };

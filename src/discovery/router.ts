@@ -110,7 +110,15 @@ const MAX_BODY_BYTES = 1024 * 1024;
  */
 async function readBodyText(request: IncomingRequest): Promise<string | { status: number; reason: string }> {
   const state = request as { _body?: boolean; readableEnded?: boolean };
-  if (state._body === true || state.readableEnded === true) return request.body === undefined ? '' : JSON.stringify(request.body);
+  if (state._body === true || state.readableEnded === true) {
+    if (request.body === undefined) return '';
+    try {
+      return JSON.stringify(request.body);
+    } catch {
+      // A body nested deeper than the stack allows: refused like any other malformed body.
+      return { status: 400, reason: 'body cannot be serialised again (nested too deeply)' };
+    }
+  }
   const body = await readRawBody(request, MAX_BODY_BYTES);
   return body.ok ? body.text : body;
 }

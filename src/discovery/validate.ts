@@ -49,7 +49,11 @@ function parseRoute(value: unknown, index: number): Result<RouteDescriptor> {
 export function parseDescriptor(value: unknown): Result<Descriptor> {
   if (!isRecord(value)) return 'descriptor is not an object';
   const { protocol, name, id, url, routes, rev } = value;
-  if (protocol !== PROTOCOL_VERSION) return `unsupported protocol ${JSON.stringify(protocol)?.slice(0, 20)}; this instance speaks ${PROTOCOL_VERSION}`;
+  // Never JSON.stringify a value from the wire here: a deeply nested one overflows the stack.
+  if (protocol !== PROTOCOL_VERSION) {
+    const given = typeof protocol === 'number' ? String(protocol) : typeof protocol === 'string' ? JSON.stringify(protocol.slice(0, 20)) : protocol === null ? 'null' : Array.isArray(protocol) ? 'an array' : `a ${typeof protocol}`;
+    return `unsupported protocol ${given}; this instance speaks ${PROTOCOL_VERSION}`;
+  }
   if (typeof name !== 'string' || !SERVICE_NAME.test(name)) return 'name is not a service name';
   if (typeof id !== 'string' || !ID.test(id)) return 'id is not an instance id';
   const origin = parseOrigin(url);

@@ -15,12 +15,15 @@ export function compileAllowList(entries: readonly string[] | undefined): AllowL
   if (entries === undefined) return undefined;
   if (!Array.isArray(entries)) throw new OptionError('ipWhitelist', 'must be an array of IP addresses or CIDR ranges');
   if (entries.length === 0) return undefined;
+  const ranges: string[] = [];
   for (const entry of entries) {
     // Compile one by one so that the error names the entry at fault.
     let valid = typeof entry === 'string';
     if (valid) {
       try {
-        proxyaddr.compile(entry);
+        const halves = splitWholeRange(entry);
+        proxyaddr.compile(halves);
+        ranges.push(...halves);
       } catch {
         valid = false;
       }
@@ -29,8 +32,19 @@ export function compileAllowList(entries: readonly string[] | undefined): AllowL
       throw new OptionError('ipWhitelist', `has an entry that is not an IP address or CIDR range: ${JSON.stringify(String(entry))}`);
     }
   }
-  const matches = proxyaddr.compile([...entries]);
+  const matches = proxyaddr.compile(ranges);
   return (address) => typeof address === 'string' && address !== '' && matches(address, 0);
+}
+
+/**
+ * proxy-addr refuses a /0 prefix, yet `0.0.0.0/0` and `::/0` are valid CIDR ranges: a /0 is
+ * written as its two /1 halves, after checking that its address part is an address.
+ */
+function splitWholeRange(entry: string): string[] {
+  const match = /^(.+)\/0$/.exec(entry);
+  if (!match) return [entry];
+  proxyaddr.compile(match[1] as string); // throws for a bad address part
+  return (match[1] as string).includes(':') ? ['::/1', '8000::/1'] : ['0.0.0.0/1', '128.0.0.0/1'];
 }
 
 /**

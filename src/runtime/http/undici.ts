@@ -15,12 +15,11 @@ function errorCode(error: unknown): string {
   return (error as { code?: string } | null)?.code ?? '';
 }
 
-function classify(error: unknown, request: HttpRequest): TransportError {
-  if (request.signal?.aborted || (error as { name?: string } | null)?.name === 'AbortError') {
-    return new TransportError('abort', 'request aborted', { cause: error });
-  }
+function classify(error: unknown, request: HttpRequest, timedOut: boolean): TransportError {
+  if (request.signal?.aborted) return new TransportError('abort', 'request aborted', { cause: error });
   const code = errorCode(error);
-  if (TIMEOUT_CODES.has(code)) return new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error });
+  if (timedOut || TIMEOUT_CODES.has(code)) return new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error });
+  if ((error as { name?: string } | null)?.name === 'AbortError') return new TransportError('abort', 'request aborted', { cause: error });
   if (CONNECT_CODES.has(code)) return new TransportError('connect', `cannot connect (${code})`, { cause: error });
   return new TransportError('reset', `connection failed (${code || (error as Error)?.message || 'unknown'})`, { cause: error });
 }
@@ -39,6 +38,21 @@ export function createUndiciClient(): HttpClient {
     }));
 
   async function send(client: Agent, request: HttpRequest): Promise<HttpResponse> {
+    // undici's headersTimeout and bodyTimeout are idle timers (a peer that trickles its answer
+    // never trips them) and its connect timeout is the Agent's: one deadline bounds the whole
+    // exchange, connect to last byte. It aborts through our own controller, which also relays
+    // the caller's signal; both are released in `finally`, so nothing outlives the request.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, request.timeout);
+    timer.unref?.();
+    const caller = request.signal;
+    const relay = (): void => controller.abort();
+    if (caller?.aborted) controller.abort();
+    else caller?.addEventListener('abort', relay, { once: true });
     let response;
     try {
       response = await client.request({
@@ -47,7 +61,7 @@ export function createUndiciClient(): HttpClient {
         method: request.method as 'GET',
         headers: request.headers,
         body: request.body,
-        signal: request.signal,
+        signal: controller.signal,
         headersTimeout: request.timeout,
         bodyTimeout: request.timeout,
       });
@@ -56,7 +70,10 @@ export function createUndiciClient(): HttpClient {
       return { status: response.statusCode, contentType: typeof contentType === 'string' ? contentType : '', body };
     } catch (error) {
       if (response) response.body.destroy();
-      throw classify(error, request);
+      throw classify(error, request, timedOut);
+    } finally {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', relay);
     }
   }
 
