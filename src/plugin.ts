@@ -50,7 +50,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   const secret = resolveSecret(settings.secret);
   const allow = compileAllowList(settings.ipWhitelist);
   const verifier = settings.enableHmac ? createVerifier(secret) : undefined;
-  const sign = verifier ? (method: string, path: string, body: string | undefined) => signRequest(secret, method, path, body) : undefined;
+  // A call's signature names the instance it is for, so it cannot be replayed to another one.
+  const sign = verifier
+    ? (method: string, path: string, body: string | undefined, audience = '') => signRequest(secret, method, path, body, undefined, audience)
+    : undefined;
   // In HMAC mode the secret never crosses the network: requests carry signatures instead.
   const authorize: Authorize = sign ?? (() => ({ authorization: bearerHeader(secret) }));
 
@@ -136,7 +139,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     peers: () => [...cluster.table.instances()].map(info),
     requireSignature() {
       if (!verifier) throw new OptionError('enableHmac', 'must be true to use requireSignature()');
-      return requireSignature(verifier, allow ? { allow } : undefined);
+      return requireSignature(verifier, { allow, audiences: [cluster.id] });
     },
     close() {
       closing ??= cluster

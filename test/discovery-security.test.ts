@@ -145,6 +145,35 @@ describe('discovery endpoint security', () => {
     expect((await send({})).status).toBe(401);
   });
 
+  it('refuses a signed call captured on its way to one instance and replayed to its twin', async () => {
+    const captured: Record<string, string>[] = [];
+    const twin = (app: express.Express, micro: import('../src/index.ts').ExpressMicro) => {
+      app.use((req, _res, next) => {
+        captured.push(req.headers as Record<string, string>);
+        next();
+      });
+      app.use('/notes', micro.requireSignature());
+      app.use(express.json());
+      app.post('/notes', (req, res) => res.json({ got: req.body }));
+    };
+    const one = await startService('note-service', twin, { enableHmac: true });
+    const two = await startService('note-service', twin, { enableHmac: true, peers: [one.url] });
+    const client = await startService('client-service', () => {}, { enableHmac: true, peers: [one.url] });
+    await waitFor(() => upInstances(client.micro, 'note-service').length === 2, 'both twins seen');
+    captured.length = 0;
+    expect(await client.micro.services.noteService.createNote({ text: 'once' })).toEqual({ got: { text: 'once' } });
+    const call = captured.find((headers) => headers['x-micro-signature'] !== undefined)!;
+    const headers = Object.fromEntries(Object.entries(call).filter(([name]) => name.startsWith('x-micro-') || name === 'content-type'));
+    const replay = (url: string) => fetch(`${url}/notes`, { method: 'POST', headers, body: '{"text":"once"}' });
+    // The instance it was for has seen the nonce; the twin has not, but the call names another instance.
+    for (const url of [one.url, two.url]) {
+      const answer = await replay(url);
+      expect(answer.status).toBe(401);
+      expect((await answer.json()).reason).toMatch(/^(replayed nonce|signed for another instance)$/);
+    }
+    expect(new Set(await Promise.all([one.url, two.url].map(async (url) => (await (await replay(url)).json()).reason)))).toEqual(new Set(['replayed nonce', 'signed for another instance']));
+  });
+
   it('offers requireSignature() to accept only signed cluster calls on the app own routes', async () => {
     const seed = await startService('user-service', (app, micro) => {
       app.use('/private', micro.requireSignature());

@@ -96,7 +96,22 @@ describe('HMAC signing', () => {
     expect(verifier.verify('get', '/p', signRequest(SECRET, 'GET', '/p', '', NOW), NOW).ok).toBe(true);
   });
 
-  for (const header of Object.values(SIGNATURE_HEADERS)) {
+  it('binds a signature to the instance it is for (the audience)', () => {
+    const forTwin = signRequest(SECRET, 'POST', '/p', '{}', NOW, 'aaaaaaaaaaaaaaaa');
+    expect(forTwin['x-micro-audience']).toBe('aaaaaaaaaaaaaaaa');
+    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW, ['aaaaaaaaaaaaaaaa']).ok).toBe(true);
+    // Sent to another instance, or to one that accepts only unaddressed requests: refused.
+    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance' });
+    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW)).toEqual({ ok: false, reason: 'signed for another instance' });
+    // Re-addressing a captured request breaks its signature; dropping the audience is refused too.
+    expect(createVerifier(SECRET).verify('POST', '/p', { ...forTwin, 'x-micro-audience': 'bbbbbbbbbbbbbbbb' }, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'wrong signature' });
+    expect(createVerifier(SECRET).verify('POST', '/p', { ...forTwin, 'x-micro-audience': undefined }, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance' });
+    expect(createVerifier(SECRET).verify('POST', '/p', { ...forTwin, 'x-micro-audience': undefined }, NOW, ['', 'bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'wrong signature' });
+    // Unaddressed (discovery) requests carry no audience header.
+    expect(signRequest(SECRET, 'POST', '/p', '{}', NOW)['x-micro-audience']).toBeUndefined();
+  });
+
+  for (const header of Object.values(SIGNATURE_HEADERS).filter((name) => name !== SIGNATURE_HEADERS.audience)) {
     it(`refuses a missing ${header}`, () => {
       const result = createVerifier(SECRET).verify('POST', '/api/x?y=1', signed({ [header]: undefined }), NOW);
       expect(result.ok).toBe(false);

@@ -10,7 +10,7 @@ export interface CallContext {
   readonly cluster: Cluster;
   readonly http: HttpClient;
   /** Signs a call when HMAC is on; undefined otherwise. */
-  readonly sign: ((method: string, pathWithQuery: string, body: string | undefined) => Record<string, string>) | undefined;
+  readonly sign: ((method: string, pathWithQuery: string, body: string | undefined, audience: string) => Record<string, string>) | undefined;
   readonly timeout: number;
   readonly retries: number;
 }
@@ -18,10 +18,10 @@ export interface CallContext {
 const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-function headersFor(context: CallContext, route: CompiledRoute, path: string, body: string | undefined, options: CallOptions | undefined): Record<string, string> {
+function headersFor(context: CallContext, route: CompiledRoute, instance: Instance, path: string, body: string | undefined, options: CallOptions | undefined): Record<string, string> {
   const base = route.sendsBody ? JSON_HEADERS : NO_HEADERS;
   if (!context.sign && !options?.headers) return base as Record<string, string>;
-  return { ...options?.headers, ...base, ...context.sign?.(route.method, path, body) };
+  return { ...options?.headers, ...base, ...context.sign?.(route.method, path, body, instance.id) };
 }
 
 function pick(entry: ServiceEntry): Instance | undefined {
@@ -61,7 +61,7 @@ export async function execute(
         origin: instance.url,
         path,
         method: route.method,
-        headers: headersFor(context, route, path, body, options),
+        headers: headersFor(context, route, instance, path, body, options),
         body,
         timeout: left,
         signal: options?.signal,

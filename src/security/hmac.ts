@@ -7,11 +7,13 @@ export const SIGNATURE_HEADERS: {
   readonly nonce: 'x-micro-nonce';
   readonly bodyHash: 'x-micro-content-sha256';
   readonly signature: 'x-micro-signature';
+  readonly audience: 'x-micro-audience';
 } = {
   timestamp: 'x-micro-timestamp',
   nonce: 'x-micro-nonce',
   bodyHash: 'x-micro-content-sha256',
   signature: 'x-micro-signature',
+  audience: 'x-micro-audience',
 };
 
 /** How far a signed timestamp may be from the receiver's clock, by default: 30 s. */
@@ -21,17 +23,25 @@ export const DEFAULT_WINDOW_MS = 30_000;
 export const DEFAULT_MAX_NONCES = 100_000;
 
 const TIMESTAMP = /^[0-9]{1,16}$/;
+/** The audiences a verifier accepts by default: requests signed for no instance in particular. */
+const ANYONE: readonly string[] = [''];
 const NONCE = /^[0-9a-fA-F]{16,128}$/;
 const HEX_64 = /^[0-9a-fA-F]{64}$/;
 
-function canonical(method: string, pathWithQuery: string, timestamp: string, nonce: string, bodyHash: string): string {
-  return `${method.toUpperCase()}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${bodyHash}`;
+function canonical(method: string, audience: string, pathWithQuery: string, timestamp: string, nonce: string, bodyHash: string): string {
+  return `${method.toUpperCase()}\n${audience}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${bodyHash}`;
 }
 
 /**
  * The four signature headers for a request: timestamp (ms since the epoch), a fresh 128-bit
  * nonce, the SHA-256 of the body (of '' when there is none) and the HMAC-SHA-256 under `secret`
- * of method, path with query, timestamp, nonce and body hash, one per line.
+ * of method, audience, path with query, timestamp, nonce and body hash, one per line.
+ *
+ * The audience is the id of the instance the request is for, sent as `x-micro-audience` when
+ * not empty. A receiver that accepts only its own id cannot be sent a request captured on its
+ * way to another instance, whose nonce cache is not its own. (The Host header cannot serve: a
+ * replayer sets it.) Discovery messages go to URLs before the id behind them is known, and say
+ * nothing that is harmful to repeat, so they are signed for the empty audience.
  */
 export function signRequest(
   secret: string,
@@ -39,6 +49,7 @@ export function signRequest(
   pathWithQuery: string,
   body: string | undefined,
   now: number = Date.now(),
+  audience: string = '',
 ): Record<string, string> {
   const timestamp = String(Math.floor(now));
   const nonce = randomHex(16);
@@ -47,7 +58,8 @@ export function signRequest(
     [SIGNATURE_HEADERS.timestamp]: timestamp,
     [SIGNATURE_HEADERS.nonce]: nonce,
     [SIGNATURE_HEADERS.bodyHash]: bodyHash,
-    [SIGNATURE_HEADERS.signature]: hmacSha256Hex(secret, canonical(method, pathWithQuery, timestamp, nonce, bodyHash)),
+    [SIGNATURE_HEADERS.signature]: hmacSha256Hex(secret, canonical(method, audience, pathWithQuery, timestamp, nonce, bodyHash)),
+    ...(audience === '' ? undefined : { [SIGNATURE_HEADERS.audience]: audience }),
   };
 }
 
@@ -73,11 +85,11 @@ export interface VerifierOptions {
 /** Checks signed requests and remembers their nonces to refuse replays. */
 export interface Verifier {
   /**
-   * Checks the signature headers of a request to `pathWithQuery` with `method`. On success the
-   * nonce is remembered until its timestamp leaves the window; the body must then be checked
-   * with `bodyMatches(result.bodyHash, body)`.
+   * Checks the signature headers of a request to `pathWithQuery` with `method`, signed for one
+   * of `audiences` (default: only the empty audience; see `signRequest`). On success the nonce is remembered until its
+   * timestamp leaves the window; the body must then be checked with `bodyMatches(result.bodyHash, body)`.
    */
-  verify(method: string, pathWithQuery: string, headers: IncomingRequest['headers'], now?: number): VerifyResult;
+  verify(method: string, pathWithQuery: string, headers: IncomingRequest['headers'], now?: number, audiences?: readonly string[]): VerifyResult;
   /** How many nonces are remembered now. */
   readonly size: number;
 }
@@ -117,7 +129,13 @@ export function createVerifier(secret: string, options: VerifierOptions = {}): V
     }
   }
 
-  function verify(method: string, pathWithQuery: string, headers: IncomingRequest['headers'], now: number = Date.now()): VerifyResult {
+  function verify(
+    method: string,
+    pathWithQuery: string,
+    headers: IncomingRequest['headers'],
+    now: number = Date.now(),
+    audiences: readonly string[] = ANYONE,
+  ): VerifyResult {
     const timestamp = single(headers, SIGNATURE_HEADERS.timestamp);
     const nonce = single(headers, SIGNATURE_HEADERS.nonce);
     const bodyHash = single(headers, SIGNATURE_HEADERS.bodyHash);
@@ -130,12 +148,14 @@ export function createVerifier(secret: string, options: VerifierOptions = {}): V
     if (!NONCE.test(nonce)) return { ok: false, reason: 'malformed nonce' };
     if (!HEX_64.test(bodyHash)) return { ok: false, reason: 'malformed body hash' };
     if (!HEX_64.test(signature)) return { ok: false, reason: 'malformed signature' };
+    const audience = headers[SIGNATURE_HEADERS.audience] ?? '';
+    if (typeof audience !== 'string' || !audiences.includes(audience)) return { ok: false, reason: 'signed for another instance' };
 
     const signedAt = Number(timestamp);
     if (signedAt < now - windowMs) return { ok: false, reason: 'stale timestamp' };
     if (signedAt > now + windowMs) return { ok: false, reason: 'timestamp in the future' };
 
-    const expected = hmacSha256Hex(secret, canonical(method, pathWithQuery, timestamp, nonce, bodyHash));
+    const expected = hmacSha256Hex(secret, canonical(method, audience, pathWithQuery, timestamp, nonce, bodyHash));
     if (!constantTimeEqual(signature.toLowerCase(), expected)) return { ok: false, reason: 'wrong signature' };
 
     const key = nonce.toLowerCase();

@@ -9,6 +9,8 @@ export interface RequireSignatureOptions {
   allow?: (address: string | undefined) => boolean;
   /** The most body bytes to read; larger bodies get 413. Default 1 MiB. */
   limit?: number;
+  /** The audiences accepted: this instance's id, so calls signed for another are refused. Default: `['']`. */
+  audiences?: readonly string[];
 }
 
 /** Fields of Node's request stream and of body-parser that tell whether the body was consumed. */
@@ -56,7 +58,7 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
       refuse(response, 403, 'forbidden', 'address not allowed');
       return;
     }
-    const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers);
+    const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers, undefined, options.audiences);
     if (!result.ok) {
       refuse(response, 401, 'unauthorized', result.reason);
       return;

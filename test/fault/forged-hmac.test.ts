@@ -95,7 +95,10 @@ async function send(url: string, method: string, path: string, headers: Record<s
   return { status: response.status, reason };
 }
 
-const sign = (method: string, path: string, body?: string, now?: number) => signRequest(SECRET, method, path, body, now);
+/** The id of the instance a test signs for: the seed, for calls to its own routes. */
+let audience = '';
+// Calls to the app's routes are signed for the receiving instance; discovery messages for none.
+const sign = (method: string, path: string, body?: string, now?: number) => signRequest(SECRET, method, path, body, now, path.startsWith('/private') ? audience : '');
 
 describe('forged and replayed requests with enableHmac', () => {
   const { lines, logger } = recordingLogger();
@@ -120,6 +123,7 @@ describe('forged and replayed requests with enableHmac', () => {
       },
       options: { enableHmac: true, logger },
     });
+    audience = seed.micro.peers().find((peer) => peer.self)!.id;
     proxy = await recordingProxy(seed.url);
     // The client's seed is the proxy: its joins (and every re-join of the seed URL) pass through it.
     client = await startApp('order-service', { options: { enableHmac: true, logger, peers: [proxy.url] } });
@@ -161,7 +165,10 @@ describe('forged and replayed requests with enableHmac', () => {
       ['discovery: unmounted path', send(url, 'POST', '/_discovery/ping', sign('POST', '/ping', ping), ping), 'wrong signature'],
       ['another body', send(url, 'POST', '/private/notes', sign('POST', '/private/notes', '{"text":"hi"}'), '{"text":"ho"}'), 'body does not match its signed hash'],
       ['discovery: another body', send(url, 'POST', '/_discovery/ping', sign('POST', '/_discovery/ping', ping), ping.replace('abc', 'abd')), 'body does not match its signature'],
-      ['another secret', send(url, 'GET', '/private/users/7', signRequest('an-entirely-different-secret-0123456789', 'GET', '/private/users/7', undefined)), 'wrong signature'],
+      ['another secret', send(url, 'GET', '/private/users/7', signRequest('an-entirely-different-secret-0123456789', 'GET', '/private/users/7', undefined, undefined, audience)), 'wrong signature'],
+      // A call signed for another instance (a twin of this service, say) is not for this one.
+      ['another instance', send(url, 'GET', '/private/users/7', signRequest(SECRET, 'GET', '/private/users/7', undefined, undefined, 'fedcba9876543210')), 'signed for another instance'],
+      ['no instance', send(url, 'GET', '/private/users/7', signRequest(SECRET, 'GET', '/private/users/7', undefined)), 'signed for another instance'],
     ];
     for (const [label, answer, reason] of cases) expect(await answer, label).toEqual({ status: 401, reason });
 
