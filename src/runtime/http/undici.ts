@@ -37,44 +37,79 @@ export function createUndiciClient(): HttpClient {
       return agent;
     }));
 
-  async function send(client: Agent, request: HttpRequest): Promise<HttpResponse> {
-    // undici's headersTimeout and bodyTimeout are idle timers (a peer that trickles its answer
-    // never trips them) and its connect timeout is the Agent's: one deadline bounds the whole
-    // exchange, connect to last byte. It aborts through our own controller, which also relays
-    // the caller's signal; both are released in `finally`, so nothing outlives the request.
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, request.timeout);
-    timer.unref?.();
-    const caller = request.signal;
-    const relay = (): void => controller.abort();
-    if (caller?.aborted) controller.abort();
-    else caller?.addEventListener('abort', relay, { once: true });
-    let response;
-    try {
-      response = await client.request({
-        origin: request.origin,
-        path: request.path,
-        method: request.method as 'GET',
-        headers: request.headers,
-        body: request.body,
-        signal: controller.signal,
-        headersTimeout: request.timeout,
-        bodyTimeout: request.timeout,
-      });
-      const body = await response.body.text();
-      const contentType = response.headers['content-type'];
-      return { status: response.statusCode, contentType: typeof contentType === 'string' ? contentType : '', body };
-    } catch (error) {
-      if (response) response.body.destroy();
-      throw classify(error, request, timedOut);
-    } finally {
-      clearTimeout(timer);
-      caller?.removeEventListener('abort', relay);
-    }
+  /**
+   * One request through `dispatch` with a handler of our own, not `request()`: no AbortController,
+   * abort listener or body stream per call, and the body is collected as Buffers and decoded once.
+   * One deadline bounds the whole exchange, connect to last byte (undici's headersTimeout and
+   * bodyTimeout are idle timers); it and the caller's signal abort through the dispatch controller.
+   * The timer and the listener are released when the request settles, so nothing outlives it.
+   */
+  function send(client: Agent, request: HttpRequest): Promise<HttpResponse> {
+    return new Promise((resolve, reject) => {
+      let abort: ((reason: Error) => void) | undefined;
+      let timedOut = false;
+      let settled = false;
+      let status = 0;
+      let contentType = '';
+      const chunks: Buffer[] = [];
+      const caller = request.signal;
+      // Until undici hands over its abort function (when the request reaches a socket), the
+      // promise is settled at once and the request is aborted as soon as it starts.
+      const relay = (): void => (abort ? abort(caller?.reason as Error) : settle(caller?.reason));
+      const timer = setTimeout(() => {
+        timedOut = true;
+        const error = new Error(`no answer within ${request.timeout} ms`);
+        if (abort) abort(error);
+        else settle(error);
+      }, request.timeout);
+      timer.unref?.();
+      const settle = (error: unknown, response?: HttpResponse): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        caller?.removeEventListener('abort', relay);
+        if (response) resolve(response);
+        else reject(classify(error, request, timedOut));
+      };
+      if (caller?.aborted) return settle(caller.reason);
+      caller?.addEventListener('abort', relay, { once: true });
+      try {
+        client.dispatch(
+          {
+            origin: request.origin,
+            path: request.path,
+            method: request.method as 'GET',
+            headers: request.headers,
+            body: request.body,
+            headersTimeout: request.timeout,
+            bodyTimeout: request.timeout,
+          },
+          {
+            onRequestStart(controller) {
+              abort = (reason) => controller.abort(reason);
+              if (settled) controller.abort(new Error('request already settled'));
+            },
+            onResponseStart(_controller, statusCode, headers) {
+              status = statusCode;
+              const type = headers['content-type'];
+              contentType = typeof type === 'string' ? type : '';
+            },
+            onResponseData(_controller, chunk) {
+              chunks.push(chunk);
+            },
+            onResponseEnd() {
+              const body = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+              settle(undefined, { status, contentType, body });
+            },
+            onResponseError(_controller, error) {
+              settle(error);
+            },
+          },
+        );
+      } catch (error) {
+        settle(error);
+      }
+    });
   }
 
   return {

@@ -1,0 +1,80 @@
+// One express-micro service in its own Node process, for the benches: the call-cost target
+// (GET /users/:id), the victim that is SIGKILLed, a failover instance, a member whose RSS is read.
+//
+// Options come as JSON in BENCH_CHILD_OPTIONS. It writes JSON lines on stdout:
+//   {event:'loaded'}                 modules loaded, app built (listens now if BENCH_CHILD_AUTOSTART)
+//   {event:'ready', port, id, at}    listening, and express-micro has started
+//   {event:'converged', at}          it sees BENCH_CHILD_EXPECT other instances UP
+//   {event:'stats', rss, heapUsed, discovery, cpu, at}   answer to the stdin command "stats"
+// stdin commands, one a line: "go" (listen), "stats". It exits when stdin closes.
+import express from 'express';
+import process from 'node:process';
+import { pathToFileURL } from 'node:url';
+
+const dist = process.env.BENCH_DIST ? pathToFileURL(process.env.BENCH_DIST).href : new URL('../dist/index.js', import.meta.url).href;
+const { default: expressMicro } = await import(dist);
+
+const options = JSON.parse(process.env.BENCH_CHILD_OPTIONS ?? '{}');
+const expect = Number(process.env.BENCH_CHILD_EXPECT ?? 0);
+const wall = () => performance.timeOrigin + performance.now();
+const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
+
+const app = express();
+let discovery = 0;
+// Counts every request the discovery router gets (registered before express-micro mounts it).
+app.use('/_discovery', (_request, _response, next) => {
+  discovery++;
+  next();
+});
+const micro = expressMicro(app, options);
+let port = 0;
+app.get('/users/:id', (request, response) => {
+  response.json({ id: request.params.id, name: 'Ada Lovelace', email: 'ada@example.com', port });
+});
+
+const up = new Set();
+let converged = false;
+micro.on('up', (instance) => {
+  if (instance.self) return;
+  up.add(instance.id);
+  if (expect > 0 && !converged && up.size >= expect) {
+    converged = true;
+    send({ event: 'converged', at: wall() });
+  }
+});
+micro.on('down', (instance) => up.delete(instance.id));
+micro.on('removed', (instance) => up.delete(instance.id));
+
+let server;
+async function go() {
+  if (server) return;
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  port = server.address().port;
+  for (let spin = 0; spin < 1000 && micro.url === undefined; spin++) await new Promise((resolve) => setTimeout(resolve, 2));
+  send({ event: 'ready', port, id: micro.peers().find((peer) => peer.self)?.id, at: wall(), node: process.version });
+}
+
+let input = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  input += chunk;
+  let newline;
+  while ((newline = input.indexOf('\n')) >= 0) {
+    const command = input.slice(0, newline).trim();
+    input = input.slice(newline + 1);
+    if (command === 'go') void go();
+    else if (command === 'stats') {
+      const memory = process.memoryUsage();
+      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, cpu: process.cpuUsage(), up: up.size, at: wall() });
+    }
+  }
+});
+// The parent went away: leave quietly.
+process.stdin.on('end', () => void micro.close().finally(() => process.exit(0)));
+
+send({ event: 'loaded' });
+if (process.env.BENCH_CHILD_AUTOSTART) await go();
