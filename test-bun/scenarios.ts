@@ -16,8 +16,11 @@ import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { upInstances, waitFor } from '../test/support/conditions.ts';
 // Types only: the implementation under test is passed in (source on Bun, dist on Deno).
 import type { ExpressMicro, ExpressMicroFunction, ExpressMicroOptions } from '../src/index.ts';
+
+export { upInstances, waitFor };
 
 /** The secret the scenarios' clusters share. */
 export const SECRET = 'runtime-suite-secret-0123456789abcdef';
@@ -27,23 +30,6 @@ const PING = 200;
 export interface Scenario {
   name: string;
   run(): Promise<void>;
-}
-
-/** Polls `condition` every 10 ms until it holds; throws after `timeout` ms naming what it waited for. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** URLs of the instances of `service` that `micro` counts as UP (itself excluded). */
-export function upInstances(micro: ExpressMicro, service: string): string[] {
-  return micro
-    .peers()
-    .filter((peer) => peer.service === service && peer.status === 'UP' && !peer.self)
-    .map((peer) => peer.url);
 }
 
 function listen(server: Server, port: number): Promise<void> {

@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import expressMicro from '../src/index.ts';
 import type { ExpressMicro, ExpressMicroOptions } from '../src/index.ts';
+import { waitFor } from './support/conditions.ts';
+
+export { upInstances, waitFor } from './support/conditions.ts';
 
 /** The secret every test cluster shares, so tests never touch the temp-dir secret file. */
 export const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
@@ -55,20 +58,6 @@ export async function startService(
 /** Stops every service a test started; call from afterEach. */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((service) => service.stop()));
-}
-
-/** Polls `condition` every 10 ms until it holds; fails after `timeout` ms, naming what it waited for. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeout = 5000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** The UP instances `micro` knows of `service`. */
-export function upInstances(micro: ExpressMicro, service: string): string[] {
-  return micro.peers().filter((peer) => peer.service === service && peer.status === 'UP' && !peer.self).map((peer) => peer.url);
 }
 
 /** A discovery request straight to a service, as an attacker or a test would send it. */
