@@ -1,5 +1,5 @@
 import { OptionError } from './errors/index.ts';
-import type { InstanceInfo } from './discovery/types.ts';
+import type { InstanceInfo } from './discovery/index.ts';
 import { detectHost, readEnv } from './runtime/index.ts';
 
 /** The logger shape express-micro writes to: pino, console and most loggers fit it. */
