@@ -189,3 +189,20 @@ describe('discovery endpoint security', () => {
     expect(() => plain.micro.requireSignature()).toThrow(expressMicro.OptionError);
   });
 });
+
+describe('misconfiguration', () => {
+  it('warns, without the secret, when a seed refuses to register this service', async () => {
+    const seed = await startService('seed-service', () => {}, { secret: 'the-seed-has-another-secret-entirely' });
+    const warnings: string[] = [];
+    const retries: string[] = [];
+    const logger = { info() {}, debug: (line: string) => retries.push(line), warn: (line: string) => warnings.push(line), error: (line: string) => warnings.push(line) };
+    const joiner = await startService('joiner', () => {}, { peers: [seed.url], logger });
+    await joiner.micro.ready;
+    expect(warnings.some((line) => line.includes(`register with ${seed.url} failed`) && line.includes('401'))).toBe(true);
+    expect(warnings.join('\n')).not.toContain(SECRET);
+    // Retried every interval (each retry logged at debug), warned about once.
+    await waitFor(() => retries.filter((line) => line.includes('register with')).length >= 3, 'three more join attempts', 2000);
+    expect(warnings.filter((line) => line.includes('register with'))).toHaveLength(1);
+    expect(upInstances(joiner.micro, 'seed-service')).toEqual([]);
+  });
+});

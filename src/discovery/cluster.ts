@@ -3,7 +3,7 @@ import type { RouteDescriptor } from '../routes/index.ts';
 import { every, sha256Hex, randomHex, type Timer } from '../runtime/index.ts';
 import { Emitter } from './emitter.ts';
 import { MembershipTable, type Instance } from './table.ts';
-import type { DiscoveryTransport } from './transport.ts';
+import { PeerAnswerError, type DiscoveryTransport } from './transport.ts';
 import { PROTOCOL_VERSION, type Descriptor, type Member, type PingAnswer, type PingMessage, type RegisterMessage } from './types.ts';
 import { parsePingAnswer, parseRegister } from './validate.ts';
 
@@ -36,6 +36,7 @@ export class Cluster {
   readonly #readRoutes: () => RouteDescriptor[];
   readonly #exchanges = new Map<string, Promise<void>>();
   readonly #pinging = new Set<string>();
+  readonly #refusedBy = new Set<string>();
   #resolveReady: () => void = () => {};
   #self: Instance | undefined;
   #routesReadAt = 0;
@@ -102,7 +103,15 @@ export class Cluster {
       .catch((error: unknown) => {
         const known = this.table.byUrl(url);
         if (known) this.table.markDown(known);
-        this.#settings.logger.debug?.(`express-micro: register with ${url} failed: ${String(error)}`);
+        const message = `express-micro: register with ${url} failed: ${String((error as Error)?.message ?? error)}`;
+        // A refusal is a configuration error (another secret, enableHmac on one side only, an
+        // allow-list): say so. A peer that is simply not up yet is retried quietly.
+        // Warned once per peer until it accepts, not once per retry.
+        const refused = error instanceof PeerAnswerError && (error.status === 401 || error.status === 403);
+        if (refused && !this.#refusedBy.has(url)) {
+          this.#refusedBy.add(url);
+          this.#settings.logger.warn(message);
+        } else this.#settings.logger.debug?.(message);
       })
       .finally(() => this.#exchanges.delete(url));
     this.#exchanges.set(url, exchange);
@@ -113,6 +122,7 @@ export class Cluster {
     const message: RegisterMessage = { self: this.descriptor(), members: this.table.members() };
     const answer = parseRegister(await this.#transport.post(url, '/_discovery/register', message, this.#exchangeTimeout()));
     if (typeof answer === 'string') throw new Error(`invalid register answer: ${answer}`);
+    this.#refusedBy.delete(url);
     if (this.#closed || answer.self.id === this.id) return;
     this.table.upsert(answer.self);
     this.#learn(answer.members);
