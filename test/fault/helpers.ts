@@ -3,18 +3,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import expressMicro from '../../src/index.ts';
 import type { ExpressMicro, ExpressMicroOptions, Logger } from '../../src/index.ts';
-import { SECRET, waitFor } from '../helpers.ts';
+import { SECRET, waitFor, type TestService } from '../helpers.ts';
 
 /** An in-process service started by the fault suite; unlike test/helpers' startService it can
  * put middleware in front of the plugin and listen on ::1 or a mapped IPv4 address. */
-export interface FaultService {
-  app: express.Express;
-  server: Server;
-  micro: ExpressMicro;
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
+export type FaultService = TestService;
 
 const running = new Set<FaultService>();
 
