@@ -115,3 +115,16 @@ describe('health', () => {
     await new Promise((resolve) => mute.close(resolve));
   });
 });
+
+describe('events', () => {
+  it('fire for other instances only, never for this one', async () => {
+    const seen: string[] = [];
+    const seed = await startService('seed-service', (_app, micro) => {
+      micro.on('discovered', (instance) => seen.push(`discovered ${instance.service}`));
+      micro.on('up', (instance) => seen.push(`up ${instance.service}`));
+    });
+    await startService('b-service', () => {}, { peers: [seed.url] });
+    await waitFor(() => seen.length === 2, 'b discovered and up');
+    expect(seen).toEqual(['discovered b-service', 'up b-service']);
+  });
+});

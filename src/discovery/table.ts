@@ -130,8 +130,11 @@ export class MembershipTable {
     }
     entry.instances.push(instance);
     this.#changed(instance);
-    this.#events.emit('discovered', info(instance));
-    this.#events.emit('up', info(instance));
+    // Events tell about other instances: this one is in the table only so it can call itself.
+    if (!self) {
+      this.#events.emit('discovered', info(instance));
+      this.#events.emit('up', info(instance));
+    }
     return instance;
   }
 
