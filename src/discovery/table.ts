@@ -67,10 +67,6 @@ export class MembershipTable {
     return this.#byId.values();
   }
 
-  get size(): number {
-    return this.#byId.size;
-  }
-
   /** Members to gossip: every UP instance, this one included. */
   members(): Member[] {
     const members: Member[] = [];

@@ -35,6 +35,18 @@ export function parseOrigin(value: unknown): string | undefined {
   return url.origin === value ? value : undefined;
 }
 
+/** An array of at most `limit` items, each checked by `parseItem`; the first bad one is reported. */
+function parseList<T>(field: string, value: unknown, limit: number, parseItem: (item: unknown, index: number) => Result<T>): Result<T[]> {
+  if (!Array.isArray(value) || value.length > limit) return `${field} is not an array of at most ${limit}`;
+  const parsed: T[] = [];
+  for (let index = 0; index < value.length; index++) {
+    const item = parseItem(value[index], index);
+    if (typeof item === 'string') return item;
+    parsed.push(item);
+  }
+  return parsed;
+}
+
 function parseRoute(value: unknown, index: number): Result<RouteDescriptor> {
   if (!isRecord(value)) return `routes[${index}] is not an object`;
   const { method, path, names } = value;
@@ -59,13 +71,8 @@ export function parseDescriptor(value: unknown): Result<Descriptor> {
   const origin = parseOrigin(url);
   if (!origin) return 'url is not an http(s) origin';
   if (typeof rev !== 'string' || !REV.test(rev)) return 'rev is not a revision';
-  if (!Array.isArray(routes) || routes.length > LIMITS.routes) return `routes is not an array of at most ${LIMITS.routes}`;
-  const parsed: RouteDescriptor[] = [];
-  for (let index = 0; index < routes.length; index++) {
-    const route = parseRoute(routes[index], index);
-    if (typeof route === 'string') return route;
-    parsed.push(route);
-  }
+  const parsed = parseList('routes', routes, LIMITS.routes, parseRoute);
+  if (typeof parsed === 'string') return parsed;
   return { protocol, name, id, url: origin, routes: parsed, rev };
 }
 
@@ -84,15 +91,9 @@ export function parseRegister(value: unknown): Result<RegisterMessage> {
   if (!isRecord(value)) return 'body is not an object';
   const self = parseDescriptor(value.self);
   if (typeof self === 'string') return `self: ${self}`;
-  const { members } = value;
-  if (!Array.isArray(members) || members.length > LIMITS.members) return `members is not an array of at most ${LIMITS.members}`;
-  const parsed: Member[] = [];
-  for (let index = 0; index < members.length; index++) {
-    const member = parseMember(members[index], index);
-    if (typeof member === 'string') return member;
-    parsed.push(member);
-  }
-  return { self, members: parsed };
+  const members = parseList('members', value.members, LIMITS.members, parseMember);
+  if (typeof members === 'string') return members;
+  return { self, members };
 }
 
 /** Checks a ping; an empty body (a bare `GET /_discovery/ping`) is allowed and yields undefined. */
