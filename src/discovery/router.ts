@@ -1,5 +1,5 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
-import { readRawBody } from '../security/index.ts';
+import { bodyConsumed, readRawBody } from '../security/index.ts';
 import type { Cluster } from './cluster.ts';
 import { serviceKey } from './service-name.ts';
 import type { Instance } from './table.ts';
@@ -35,6 +35,7 @@ function send(response: OutgoingResponse, status: number, payload: unknown): voi
   response.end(JSON.stringify(payload));
 }
 
+/** Discovery speaks plain `application/json` only (no `+json` types, unlike requireSignature). */
 function isJson(request: IncomingRequest): boolean {
   const type = request.headers['content-type'];
   return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type);
@@ -69,7 +70,7 @@ export function discoveryHandler(cluster: Cluster, guard: Guard): Middleware {
 
 async function handleWithBody(endpoint: Endpoint, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
   const hasBody = (request.headers['content-length'] ?? '0') !== '0' || request.headers['transfer-encoding'] !== undefined;
-  if (hasBody && !isJson(request) && (request as { _body?: boolean })._body !== true) return send(response, 415, { error: 'expected application/json' });
+  if (hasBody && !isJson(request) && !bodyConsumed(request)) return send(response, 415, { error: 'expected application/json' });
   const body = await readBodyText(request);
   if (typeof body !== 'string') {
     if (body.status === 413) response.setHeader('connection', 'close');
@@ -109,8 +110,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * JSON.stringify sent, so even a signed body's hash still matches.
  */
 async function readBodyText(request: IncomingRequest): Promise<string | { status: number; reason: string }> {
-  const state = request as { _body?: boolean; readableEnded?: boolean };
-  if (state._body === true || state.readableEnded === true) {
+  if (bodyConsumed(request)) {
     if (request.body === undefined) return '';
     try {
       return JSON.stringify(request.body);

@@ -16,5 +16,5 @@ export {
   type VerifyResult,
 } from './hmac.ts';
 export { requireSignature, type RequireSignatureOptions } from './middleware.ts';
-export { DEFAULT_BODY_LIMIT, readRawBody, type RawBodyResult } from './raw-body.ts';
+export { bodyConsumed, DEFAULT_BODY_LIMIT, readRawBody, type RawBodyResult } from './raw-body.ts';
 export { MIN_SECRET_LENGTH, resolveSecret, SECRET_ENV } from './secret.ts';

@@ -1,7 +1,7 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
 import { clientAddress } from './allow-list.ts';
 import { bodyMatches, type Verifier } from './hmac.ts';
-import { DEFAULT_BODY_LIMIT, readRawBody } from './raw-body.ts';
+import { bodyConsumed, DEFAULT_BODY_LIMIT, readRawBody } from './raw-body.ts';
 
 /** Options of `requireSignature`. */
 export interface RequireSignatureOptions {
@@ -13,9 +13,8 @@ export interface RequireSignatureOptions {
   audiences?: readonly string[];
 }
 
-/** Fields of Node's request stream and of body-parser that tell whether the body was consumed. */
-interface StreamState {
-  readableEnded?: boolean;
+/** body-parser's mark that the body has been read (Express 4's parsers then skip the request). */
+interface ParsedMark {
   _body?: boolean;
 }
 
@@ -53,7 +52,7 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
   const limit = options.limit ?? DEFAULT_BODY_LIMIT;
   const allow = options.allow;
   return (request, response, next) => {
-    const state = request as IncomingRequest & StreamState;
+    const state = request as IncomingRequest & ParsedMark;
     if (allow !== undefined && !allow(clientAddress(request))) {
       refuse(response, 403, 'forbidden', 'address not allowed');
       return;
@@ -63,7 +62,7 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
       refuse(response, 401, 'unauthorized', result.reason);
       return;
     }
-    if (state._body === true || state.readableEnded === true) {
+    if (bodyConsumed(request)) {
       refuse(response, 500, 'misconfigured', 'requireSignature must come before body parsers');
       return;
     }

@@ -3,6 +3,15 @@ import type { IncomingRequest } from '../express.ts';
 /** The most bytes `readRawBody` takes by default: 1 MiB. */
 export const DEFAULT_BODY_LIMIT: number = 1024 * 1024;
 
+/**
+ * Whether something in front already read the body: body-parser 1 (Express 4) marks it with
+ * `_body`, and a stream that has ended has nothing left to read (what body-parser 2 checks).
+ */
+export function bodyConsumed(request: IncomingRequest): boolean {
+  const state = request as { _body?: boolean; readableEnded?: boolean };
+  return state._body === true || state.readableEnded === true;
+}
+
 /** What reading a body gave: its text, or why there is none. */
 export type RawBodyResult =
   | { ok: true; text: string }
