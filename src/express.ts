@@ -56,4 +56,6 @@ export interface ExpressApp {
   get(setting: string): unknown;
   /** Express's `app.listen()`; wrapped so the plugin learns the port when the server listens. */
   listen?: unknown;
+  /** Express's request entry (`app.handle`); wrapped so that `/_discovery` is served first. */
+  handle?: unknown;
 }

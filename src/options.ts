@@ -16,7 +16,7 @@ export interface Logger {
 
 /** Every option `expressMicro(app, options)` takes, with its default. */
 export interface ExpressMicroOptions {
-  /** This service's name. Default: `npm_package_name`, else `'unnamed-service'`. */
+  /** This service's name. Default: `npm_package_name` without its `@scope/`, else `'unnamed-service'`. */
   serviceName?: string;
   /** The port this app listens on. Default: learned from `app.listen()` when it starts listening. */
   port?: number;
@@ -89,6 +89,13 @@ function positiveInteger(name: string, value: unknown, fallback: number, minimum
   return value;
 }
 
+/** The name `npm start` gives the process (`npm_package_name`), without an `@scope/`. */
+function packageName(): string | undefined {
+  const name = readEnv('npm_package_name');
+  if (!name) return undefined;
+  return name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
+}
+
 /** Turns a seed peer into its origin (`http://host:port`), or throws naming `peers`. */
 export function normalizePeer(peer: unknown): string {
   if (typeof peer !== 'string') throw new OptionError('peers', `must hold URL strings, got ${JSON.stringify(peer)}`);
@@ -115,7 +122,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     if (!KNOWN.has(key)) throw new OptionError(key, `is not an option of express-micro (known: ${[...KNOWN].join(', ')})`);
   }
 
-  const serviceName = given.serviceName ?? readEnv('npm_package_name') ?? 'unnamed-service';
+  const serviceName = given.serviceName ?? packageName() ?? 'unnamed-service';
   if (typeof serviceName !== 'string' || !SERVICE_NAME.test(serviceName)) {
     throw new OptionError('serviceName', `must be 1–100 letters, digits, ".", "_" or "-", starting with a letter or digit; got ${JSON.stringify(serviceName)}`);
   }

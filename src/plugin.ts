@@ -1,6 +1,6 @@
 import { createServices, type Services } from './client/index.ts';
-import { Cluster, discoveryHandler, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
-import { OptionError } from './errors/index.ts';
+import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
+import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
 import { resolveOptions, type ExpressMicroOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
@@ -11,7 +11,11 @@ import { bearerHeader, checkBearer, bodyMatches, clientAddress, compileAllowList
 export interface ExpressMicro {
   /** Calls other services by name: `await services.userService.getUser({ id: 7 })`. */
   readonly services: Services;
-  /** Settles when the first join round with the seed peers has finished (joined or not). */
+  /**
+   * Resolves when the app listens and the first join round with the seed peers has finished
+   * (joined or not). Rejects with an {@link ExpressMicroError} when the app has not started
+   * listening within 5 s (awaiting `ready` before `app.listen()` would otherwise wait forever).
+   */
   readonly ready: Promise<void>;
   /** This instance's URL, once the app listens. */
   readonly url: string | undefined;
@@ -32,6 +36,13 @@ export interface ExpressMicro {
 
 function formatHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** How long `ready` waits for the app to listen before it rejects. */
+const NOT_LISTENING_AFTER = 5000;
+
+function isServer(value: unknown): value is ListeningServer {
+  return typeof value === 'object' && value !== null && typeof (value as Partial<ListeningServer>).address === 'function';
 }
 
 function isApp(app: unknown): app is ExpressApp {
@@ -67,7 +78,9 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   if (settings.onServiceDown) cluster.events.on('down', settings.onServiceDown);
 
   const guard: Guard = {
-    allowed: allow ? (request) => allow(clientAddress(request)) : () => true,
+    // Discovery runs before Express has set `req.ip`: work it out the same way, honouring the
+    // app's `trust proxy` setting as it stands at the time of the request.
+    allowed: allow ? (request) => allow(clientAddress(request, app.get('trust proxy fn'))) : () => true,
     authenticate: verifier
       ? (request) => verifier.verify(request.method, request.originalUrl ?? request.url, request.headers)
       : (request) => {
@@ -76,31 +89,42 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
         },
     bodyMatches,
   };
-  app.use('/_discovery', discoveryHandler(cluster, guard));
+  mountDiscovery(app, discoveryHandler(cluster, guard));
 
   let closing: Promise<void> | undefined;
   const start = (port: number): void => {
     if (closing || cluster.started) return;
     cluster.start(`http://${formatHost(settings.host)}:${port}`);
-    settings.logger.debug?.(`express-micro: ${settings.serviceName} started at ${cluster.url}`);
+    settings.logger.info(`express-micro: ${settings.serviceName} is reachable at ${cluster.url} (what peers are told)`);
+  };
+  const learnPort = (server: ListeningServer): void => {
+    const address = server.address();
+    if (address && typeof address === 'object') start(address.port);
   };
   const watch = (server: ListeningServer): void => {
-    const learn = (): void => {
-      const address = server.address();
-      if (address && typeof address === 'object') start(address.port);
-    };
     // Bun and Node order 'listening' differently against listen()'s return; check both ways.
-    if (server.listening) learn();
+    if (server.listening) learnPort(server);
     else {
-      server.once('listening', learn);
-      after(0, () => server.listening && learn());
+      server.once('listening', () => learnPort(server));
+      after(0, () => server.listening && learnPort(server));
     }
     server.once('close', () => void handle.close());
   };
   const listen = app.listen;
   if (typeof listen === 'function') {
     app.listen = function listenAndJoin(this: unknown, ...args: unknown[]): unknown {
-      const server = (listen as (...args: unknown[]) => ListeningServer).apply(this, args);
+      let server: ListeningServer | undefined;
+      const callback = args[args.length - 1];
+      // The user's listen callback runs after the plugin has started, so that `micro.url` and
+      // `micro.peers()` are already set inside it (Express passes the server as `this`).
+      if (typeof callback === 'function') {
+        args[args.length - 1] = function startThenCallback(this: unknown, ...callbackArgs: unknown[]): unknown {
+          const listening = isServer(this) ? this : server;
+          if (listening) learnPort(listening);
+          return (callback as (...values: unknown[]) => unknown).apply(this, callbackArgs);
+        };
+      }
+      server = (listen as (...values: unknown[]) => ListeningServer).apply(this, args);
       if (server && typeof server.address === 'function') watch(server);
       return server;
     };
@@ -110,6 +134,22 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     const port = settings.port;
     after(0, () => start(port));
   }
+
+  const ready = new Promise<void>((resolve, reject) => {
+    void cluster.ready.then(resolve);
+    after(NOT_LISTENING_AFTER, () => {
+      if (cluster.started || closing) return;
+      reject(
+        new ExpressMicroError(
+          `express-micro: ${settings.serviceName} is not listening ${NOT_LISTENING_AFTER} ms after expressMicro(): ` +
+            'await micro.ready after app.listen(), or give the `port` option when the app is served another way',
+          { service: settings.serviceName },
+        ),
+      );
+    });
+  });
+  // Nobody has to await `ready`: an unobserved rejection must not crash the process.
+  ready.catch(() => {});
 
   const services = createServices({
     cluster,
@@ -124,7 +164,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
 
   const handle: ExpressMicro = {
     services,
-    ready: cluster.ready,
+    ready,
     get url() {
       return cluster.url;
     },

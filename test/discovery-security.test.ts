@@ -96,15 +96,12 @@ describe('discovery endpoint security', () => {
 
   it('runs the whole protocol signed with enableHmac, and never sends the secret', async () => {
     const seen: string[] = [];
-    // Installed before the plugin, so it sees discovery traffic as well as calls.
     const app = express();
-    app.use((req, _res, next) => {
-      seen.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
-      next();
-    });
     const seedMicro = expressMicro(app, { serviceName: 'user-service', host: '127.0.0.1', secret: SECRET, enableHmac: true, pingInterval: 200, logger: false });
     app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
     const server = app.listen(0, '127.0.0.1');
+    // On the server itself, so it sees discovery traffic (which skips the app's middleware) and calls.
+    server.prependListener('request', (req) => seen.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`));
     await waitFor(() => seedMicro.url !== undefined, 'seed listening');
     try {
       const client = await startService('order-service', () => {}, { enableHmac: true, peers: [seedMicro.url!] });

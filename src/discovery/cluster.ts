@@ -48,6 +48,9 @@ export class Cluster {
     this.#transport = transport;
     this.#readRoutes = readRoutes;
     this.events = new Emitter((error) => settings.logger.error(`express-micro: an event listener threw: ${String(error)}`));
+    // Coming UP (first seen, or back after DOWN) is news at info; going DOWN is warned where the
+    // failure is seen, with its reason.
+    this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
@@ -101,14 +104,18 @@ export class Cluster {
     if (running) return running;
     const exchange = this.#register(url)
       .catch((error: unknown) => {
-        const known = this.table.byUrl(url);
-        if (known) this.table.markDown(known);
         const message = `express-micro: register with ${url} failed: ${String((error as Error)?.message ?? error)}`;
+        const known = this.table.byUrl(url);
         // A refusal is a configuration error (another secret, enableHmac on one side only, an
         // allow-list): say so. A peer that is simply not up yet is retried quietly.
         // Warned once per peer until it accepts, not once per retry.
         const refused = error instanceof PeerAnswerError && (error.status === 401 || error.status === 403);
-        if (refused && !this.#refusedBy.has(url)) {
+        if (known?.status === 'UP' && !this.#closed) {
+          // Said once, when the exchange takes a live instance DOWN, as a failed ping says it.
+          this.#settings.logger.warn(`express-micro: ${known.name} at ${url} is DOWN (register failed: ${String((error as Error)?.message ?? error)})`);
+          this.table.markDown(known);
+          if (refused) this.#refusedBy.add(url);
+        } else if (refused && !this.#refusedBy.has(url)) {
           this.#refusedBy.add(url);
           this.#settings.logger.warn(message);
         } else this.#settings.logger.debug?.(message);

@@ -1,6 +1,7 @@
 /** The discovery part: membership table, join and gossip, health round, `/_discovery` endpoints. */
 export { Cluster, type ClusterSettings } from './cluster.ts';
 export { Emitter, type InstanceListener } from './emitter.ts';
+export { mountDiscovery } from './intercept.ts';
 export { discoveryHandler, servicesView, type AuthResult, type Guard, type ServicesView } from './router.ts';
 export { serviceKey } from './service-name.ts';
 export { info, type Instance, type ServiceEntry } from './table.ts';

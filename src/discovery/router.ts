@@ -42,7 +42,7 @@ function isJson(request: IncomingRequest): boolean {
 }
 
 /**
- * The `/_discovery` endpoints as one middleware, mounted with `app.use('/_discovery', …)`. The
+ * The `/_discovery` endpoints as one middleware, served ahead of the app's own (see intercept.ts). The
  * address and the credentials are checked before a byte of the body is read; bodies are read
  * with a size limit by this handler alone, so nothing is added to the app's other routes.
  */

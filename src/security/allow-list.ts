@@ -50,8 +50,12 @@ function splitWholeRange(entry: string): string[] {
 /**
  * The client's address as the app sees it. Express computes `request.ip` from the socket and
  * honours the app's `trust proxy` setting, so `X-Forwarded-For` counts only when the app trusts
- * the proxy in front of it; without Express's `ip` the socket's own address is used.
+ * the proxy in front of it. Before Express has set `ip` (discovery is served ahead of the app's
+ * router), the same is computed with proxy-addr and the app's compiled `trust` function; without
+ * either, the socket's own address is used.
  */
-export function clientAddress(request: IncomingRequest): string | undefined {
-  return request.ip ?? request.socket.remoteAddress;
+export function clientAddress(request: IncomingRequest, trust?: unknown): string | undefined {
+  if (request.ip !== undefined) return request.ip;
+  if (typeof trust === 'function') return proxyaddr(request as Parameters<typeof proxyaddr>[0], trust as (address: string, index: number) => boolean);
+  return request.socket.remoteAddress;
 }

@@ -116,7 +116,7 @@ describe('IPv6 loopback and mapped IPv4', () => {
       // Listening on the mapped address makes the socket report clients as ::ffff:127.0.0.1.
       const service = await startApp('mapped', {
         listenOn: '::ffff:127.0.0.1',
-        before: (app) => app.use((req, _res, next) => (seen.push(req.socket.remoteAddress ?? ''), next())),
+        front: (req, _res, next) => (seen.push(req.socket.remoteAddress ?? ''), next()),
         options: { ipWhitelist },
       });
       expect(await status(service.url), `${ipWhitelist} for a mapped client`).toBe(expected);

@@ -109,10 +109,10 @@ describe('forged and replayed requests with enableHmac', () => {
 
   it('joins and calls through signed requests only (the traffic the next cases replay)', async () => {
     seed = await startApp('user-service', {
-      before: (app) => app.use((req, _res, next) => {
-        if (req.headers['x-fault-test'] === undefined) captured.push({ method: req.method, url: req.originalUrl, headers: { ...req.headers }, body: '' });
+      front: (req, _res, next) => {
+        if (req.headers['x-fault-test'] === undefined) captured.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, body: '' });
         next();
-      }),
+      },
       define: (app, micro) => {
         app.use('/private', micro.requireSignature());
         app.use(express.json());

@@ -1,5 +1,5 @@
 import express from 'express';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import expressMicro from '../../src/index.ts';
 import type { ExpressMicro, ExpressMicroOptions, Logger } from '../../src/index.ts';
@@ -12,8 +12,13 @@ export type FaultService = TestService;
 const running = new Set<FaultService>();
 
 export interface StartOptions {
-  /** Runs on the app BEFORE expressMicro() is called (middleware in front of /_discovery). */
+  /** Runs on the app BEFORE expressMicro() is called (the app's own middleware, which /_discovery skips). */
   before?: (app: express.Express) => void;
+  /**
+   * Runs in front of everything, /_discovery included, on the raw request (as a proxy or a broken
+   * network would): `req.url` is the full path, Express's `req.path` and `req.ip` are not set yet.
+   */
+  front?: (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
   /** Runs on the app after expressMicro() (the app's own routes). */
   define?: (app: express.Express, micro: ExpressMicro) => void;
   options?: ExpressMicroOptions;
@@ -35,6 +40,13 @@ export async function startApp(serviceName: string, start: StartOptions = {}): P
   start.before?.(app);
   const micro = expressMicro(app, { serviceName, host, secret: SECRET, pingInterval: 200, logger: false, ...start.options });
   start.define?.(app, micro);
+  const front = start.front;
+  if (front) {
+    const inner = app.handle as (this: unknown, ...args: unknown[]) => unknown;
+    app.handle = function handleBehindFront(this: unknown, req: IncomingMessage, res: ServerResponse, callback?: unknown) {
+      front(req, res, () => inner.call(this, req, res, callback));
+    } as typeof app.handle;
+  }
   const server = await new Promise<Server>((resolve, reject) => {
     const listening: Server = app.listen(start.port ?? 0, listenOn, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });

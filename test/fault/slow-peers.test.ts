@@ -4,7 +4,7 @@
  * DOWN, calls to it fail with expressMicro.TimeoutError within the call's timeout, and no socket
  * stays open on the server side.
  */
-import type { Request, Response } from 'express';
+import type { IncomingMessage as Request, ServerResponse as Response } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import expressMicro from '../../src/index.ts';
 import type { ExpressMicro } from '../../src/index.ts';
@@ -23,7 +23,7 @@ type Mode = 'open' | 'slow' | 'mute' | 'mute-calls' | 'trickle-ping' | 'reset-ca
 function gate() {
   const state = { mode: 'open' as Mode, pings: 0, held: new Set<Response>(), resets: 0 };
   const middleware = (req: Request, res: Response, next: () => void) => {
-    const isPing = req.path === '/_discovery/ping';
+    const isPing = req.url.split('?')[0] === '/_discovery/ping';
     if (isPing) state.pings++;
     switch (state.mode) {
       case 'open':
@@ -32,7 +32,7 @@ function gate() {
         setTimeout(next, 3 * PING_TIMEOUT);
         return;
       case 'mute-calls': // discovery answered, the app's own routes never
-        if (req.path.startsWith('/_discovery')) return next();
+        if (req.url.startsWith('/_discovery')) return next();
       // falls through
       case 'mute': // accepted, never answered
         state.held.add(res);
@@ -48,7 +48,7 @@ function gate() {
         }
         return;
       case 'reset-calls': // the app's own routes break the connection after a while
-        if (req.path.startsWith('/_discovery')) return next();
+        if (req.url.startsWith('/_discovery')) return next();
         setTimeout(() => {
           state.resets++;
           req.socket.destroy();
@@ -62,7 +62,7 @@ function gate() {
 async function slowPair(name: string) {
   const control = gate();
   const peer = await startApp(name, {
-    before: (app) => app.use(control.middleware),
+    front: control.middleware,
     define: (app) => {
       app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
       app.post('/orders', (_req, res) => res.json({ ok: true }));
@@ -201,8 +201,8 @@ describe('slow and mute peers', () => {
     const resetting = gate();
     const muted = gate();
     const define = (app: import('express').Express) => app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
-    const a = await startApp('twin-service', { before: (app) => app.use(resetting.middleware), define, options: { pingInterval: PING } });
-    const b = await startApp('twin-service', { before: (app) => app.use(muted.middleware), define, options: { pingInterval: PING } });
+    const a = await startApp('twin-service', { front: resetting.middleware, define, options: { pingInterval: PING } });
+    const b = await startApp('twin-service', { front: muted.middleware, define, options: { pingInterval: PING } });
     const watcher = await startApp('watcher', { options: { pingInterval: PING, peers: [a.url, b.url] } });
     await waitFor(() => isUp(watcher.micro, a.url) && isUp(watcher.micro, b.url), 'both twins UP');
     resetting.state.mode = 'reset-calls';
