@@ -1,12 +1,12 @@
 // Post-build step of `npm run build` (after tsup): marks every named export of the bundled
 // declarations that the JavaScript does not export as `type`.
 //
-// Why: the package's only runtime export is the default function (so that require() returns it;
-// see TOOLCHAIN.md), and src/index.ts re-exports the error classes with `export type`. The
-// declaration bundler drops that `type` from re-exported classes (rollup-plugin-dts #311), so
-// dist/index.d.ts would claim `export { RemoteError }` as a value: `import { RemoteError } from
-// 'express-micro'` would type-check, then fail at run time in ESM. The classes are values only
-// as `expressMicro.RemoteError`; scripts/check-package has a consumer that proves it stays so.
+// Why: the CommonJS build's only runtime export is the function (so that require() returns it;
+// see src/cjs.ts), while its declarations name the error classes too; and the declaration
+// bundler drops `type` from re-exported classes (rollup-plugin-dts #311). Left alone,
+// dist/index.d.cts would claim values that require('express-micro') does not have. The ESM build
+// does export the classes by name, so dist/index.d.ts keeps them as values. scripts/check-package
+// has consumers that prove both.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -19,7 +19,15 @@ export interface IncomingRequest {
   socket: { remoteAddress?: string | undefined; localPort?: number | undefined };
   /** Set when a body parser in front of ours has already read the body. */
   body?: unknown;
-  /** Listens for the request stream's events (`data`, `end`, `error`, `aborted`). */
+}
+
+/**
+ * The request as a readable stream, which every runtime's request is. Kept out of
+ * {@link IncomingRequest} on purpose: `@types/node` types `on` with overloads and event maps that
+ * change between its majors, and a structural `on` there stops Express's `Request` from fitting.
+ */
+export interface RequestStream {
+  /** Listens for the stream's `data`, `end`, `error` and `aborted` events. */
   on(event: string, listener: (...args: never[]) => void): unknown;
 }
 

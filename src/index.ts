@@ -68,7 +68,9 @@ export default expressMicro;
 
 export type { CallArguments, CallFunction, CallOptions, CallRoute, ServiceClient, Services } from './client/index.ts';
 export type { DiscoveryEvent, InstanceInfo, InstanceListener, InstanceStatus } from './discovery/index.ts';
-export type {
+// Named value exports for ESM and JSR (`import { RemoteError } from 'express-micro'`). The
+// CommonJS build starts from ./cjs.ts instead, whose only value is the function.
+export {
   AmbiguousRouteError,
   ConnectionError,
   ExpressMicroError,

@@ -5,8 +5,6 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * `METHOD /path`; call one directly with `services.x.$call(method, path, args)`.
  */
 export class AmbiguousRouteError extends ExpressMicroError {
-  /** Always `'AmbiguousRouteError'`. */
-  override name: string = 'AmbiguousRouteError';
   /** The routes that share the name, as `METHOD /path`. */
   readonly routes: readonly string[];
 
@@ -16,6 +14,9 @@ export class AmbiguousRouteError extends ExpressMicroError {
       `express-micro: "${call}" on service "${service}" is ambiguous: ${routes.join(', ')}; use $call(method, path, args) to pick one`,
       { service, call },
     );
+    // Set here, not as a class field: the CommonJS build rewrites classes with field
+    // initializers into anonymous ones, and their name would be lost.
+    this.name = 'AmbiguousRouteError';
     this.routes = routes;
   }
 }

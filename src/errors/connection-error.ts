@@ -6,14 +6,15 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * transport's error is the `cause`.
  */
 export class ConnectionError extends ExpressMicroError {
-  /** Always `'ConnectionError'`. */
-  override name: string = 'ConnectionError';
   /** The full URL of the request. */
   readonly url: string;
 
   /** Made by the `services` proxy; `cause` is the transport's error. */
   constructor(service: string, call: string, url: string, cause: unknown) {
     super(`express-micro: ${service}.${call} lost its connection to ${url}`, { service, call, cause });
+    // Set here, not as a class field: the CommonJS build rewrites classes with field
+    // initializers into anonymous ones, and their name would be lost.
+    this.name = 'ConnectionError';
     this.url = url;
   }
 }

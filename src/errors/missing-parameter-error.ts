@@ -5,14 +5,15 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * route needs (`id` for `/users/:id`). `parameter` names it.
  */
 export class MissingParameterError extends ExpressMicroError {
-  /** Always `'MissingParameterError'`. */
-  override name: string = 'MissingParameterError';
   /** The missing path parameter. */
   readonly parameter: string;
 
   /** Made by the `services` proxy; `path` is the route's path pattern. */
   constructor(service: string, call: string, path: string, parameter: string) {
     super(`express-micro: ${service}.${call} needs "${parameter}" for ${path}`, { service, call });
+    // Set here, not as a class field: the CommonJS build rewrites classes with field
+    // initializers into anonymous ones, and their name would be lost.
+    this.name = 'MissingParameterError';
     this.parameter = parameter;
   }
 }

@@ -5,14 +5,15 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * a negative interval, an unparsable allow-list entry, an unusable secret. `option` names it.
  */
 export class OptionError extends ExpressMicroError {
-  /** Always `'OptionError'`. */
-  override name: string = 'OptionError';
   /** The name of the offending option, for example `peers`. */
   readonly option: string;
 
   /** Made by `expressMicro()`; `message` says what is wrong with `option`, never its secret value. */
   constructor(option: string, message: string, cause?: unknown) {
     super(`express-micro: option \`${option}\` ${message}`, { cause });
+    // Set here, not as a class field: the CommonJS build rewrites classes with field
+    // initializers into anonymous ones, and their name would be lost.
+    this.name = 'OptionError';
     this.option = option;
   }
 }

@@ -5,8 +5,6 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * parsed `body` (JSON when the answer was JSON, else text) and the `url` that answered.
  */
 export class RemoteError extends ExpressMicroError {
-  /** Always `'RemoteError'`. */
-  override name: string = 'RemoteError';
   /** The HTTP status the remote service answered with. */
   readonly status: number;
   /** The answer's body: parsed JSON, or text. */
@@ -17,6 +15,9 @@ export class RemoteError extends ExpressMicroError {
   /** Made by the `services` proxy from the remote's answer. */
   constructor(service: string, call: string, url: string, status: number, body: unknown) {
     super(`express-micro: ${service}.${call} got ${status} from ${url}`, { service, call });
+    // Set here, not as a class field: the CommonJS build rewrites classes with field
+    // initializers into anonymous ones, and their name would be lost.
+    this.name = 'RemoteError';
     this.status = status;
     this.body = body;
     this.url = url;

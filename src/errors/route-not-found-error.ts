@@ -5,8 +5,6 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * list the call names that do exist, so a typo is easy to spot.
  */
 export class RouteNotFoundError extends ExpressMicroError {
-  /** Always `'RouteNotFoundError'`. */
-  override name: string = 'RouteNotFoundError';
   /** Every call name the service publishes. */
   readonly available: readonly string[];
 
@@ -16,6 +14,9 @@ export class RouteNotFoundError extends ExpressMicroError {
       `express-micro: service "${service}" has no route named "${call}"; it has: ${available.join(', ') || '(no routes)'}`,
       { service, call },
     );
+    // Set here, not as a class field: the CommonJS build rewrites classes with field
+    // initializers into anonymous ones, and their name would be lost.
+    this.name = 'RouteNotFoundError';
     this.available = available;
   }
 }

@@ -5,8 +5,6 @@ import { ExpressMicroError } from './express-micro-error.ts';
  * one). The request may have been processed; it is not retried. Carries `url` and `timeout`.
  */
 export class TimeoutError extends ExpressMicroError {
-  /** Always `'TimeoutError'`. */
-  override name: string = 'TimeoutError';
   /** The full URL of the request. */
   readonly url: string;
   /** The timeout that ran out, in milliseconds. */
@@ -15,6 +13,9 @@ export class TimeoutError extends ExpressMicroError {
   /** Made by the `services` proxy; `timeout` is in milliseconds. */
   constructor(service: string, call: string, url: string, timeout: number) {
     super(`express-micro: ${service}.${call} got no answer from ${url} within ${timeout} ms`, { service, call });
+    // Set here, not as a class field: the CommonJS build rewrites classes with field
+    // initializers into anonymous ones, and their name would be lost.
+    this.name = 'TimeoutError';
     this.url = url;
     this.timeout = timeout;
   }

@@ -1,4 +1,4 @@
-import type { IncomingRequest } from '../express.ts';
+import type { IncomingRequest, RequestStream } from '../express.ts';
 
 /** The most bytes `readRawBody` takes by default: 1 MiB. */
 export const DEFAULT_BODY_LIMIT: number = 1024 * 1024;
@@ -28,6 +28,7 @@ export function readRawBody(request: IncomingRequest, limit: number = DEFAULT_BO
   if (typeof declared === 'string' && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
     return Promise.resolve({ ok: false, status: 413, reason: `body larger than ${limit} bytes` });
   }
+  const stream = request as IncomingRequest & RequestStream;
   return new Promise((resolve) => {
     const chunks: Uint8Array[] = [];
     let received = 0;
@@ -38,14 +39,14 @@ export function readRawBody(request: IncomingRequest, limit: number = DEFAULT_BO
       chunks.length = 0;
       resolve(result);
     };
-    request.on('data', (chunk: Uint8Array | string) => {
+    stream.on('data', (chunk: Uint8Array | string) => {
       if (settled) return;
       const bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk;
       received += bytes.byteLength;
       if (received > limit) settle({ ok: false, status: 413, reason: `body larger than ${limit} bytes` });
       else chunks.push(bytes);
     });
-    request.on('end', () => {
+    stream.on('end', () => {
       if (settled) return;
       const whole = new Uint8Array(received);
       let offset = 0;
@@ -55,7 +56,7 @@ export function readRawBody(request: IncomingRequest, limit: number = DEFAULT_BO
       }
       settle({ ok: true, text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(whole) });
     });
-    request.on('aborted', () => settle({ ok: false, status: 400, reason: 'request aborted' }));
-    request.on('error', () => settle({ ok: false, status: 400, reason: 'request could not be read' }));
+    stream.on('aborted', () => settle({ ok: false, status: 400, reason: 'request aborted' }));
+    stream.on('error', () => settle({ ok: false, status: 400, reason: 'request could not be read' }));
   });
 }
