@@ -40,6 +40,13 @@ export interface ExpressMicroOptions {
   timeout?: number;
   /** How many more instances an idempotent call tries after a connection failure. Default: 2. */
   retries?: number;
+  /**
+   * How long one attempt of an idempotent call (GET, HEAD, PUT, DELETE, OPTIONS) may wait before
+   * the call moves to another instance, when there is one: `'auto'` sets it from the service's
+   * observed latency (at least 250 ms), a number fixes it in ms, `false` turns it off.
+   * Default: `'auto'`.
+   */
+  attemptTimeout?: number | 'auto' | false;
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
   /** Called when an instance comes UP (same as `on('up', …)`). */
@@ -62,6 +69,7 @@ export interface ResolvedOptions {
   secret: string | undefined;
   timeout: number;
   retries: number;
+  attemptTimeout: number | 'auto' | false;
   logger: Logger;
   onServiceUp: ((instance: InstanceInfo) => void) | undefined;
   onServiceDown: ((instance: InstanceInfo) => void) | undefined;
@@ -69,7 +77,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'ipWhitelist',
-  'enableHmac', 'secret', 'timeout', 'retries', 'logger', 'onServiceUp', 'onServiceDown',
+  'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -87,6 +95,13 @@ function positiveInteger(name: string, value: unknown, fallback: number, minimum
     throw new OptionError(name, `must be an integer ≥ ${minimum}, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+function attemptTimeout(value: unknown): number | 'auto' | false {
+  if (value === undefined || value === 'auto') return 'auto';
+  if (value === false) return false;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
+  throw new OptionError('attemptTimeout', `must be 'auto', false or an integer ≥ 1 (ms), got ${JSON.stringify(value)}`);
 }
 
 /** The name `npm start` gives the process (`npm_package_name`), without an `@scope/`. */
@@ -165,6 +180,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     secret: given.secret,
     timeout: positiveInteger('timeout', given.timeout, 10_000),
     retries: positiveInteger('retries', given.retries, 2, 0),
+    attemptTimeout: attemptTimeout(given.attemptTimeout),
     logger: logger === false ? silent : (logger ?? consoleLogger),
     onServiceUp: given.onServiceUp,
     onServiceDown: given.onServiceDown,

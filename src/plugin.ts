@@ -1,4 +1,4 @@
-import { createServices, type Services } from './client/index.ts';
+import { createServices, InFlight, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
@@ -151,12 +151,20 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Nobody has to await `ready`: an unobserved rejection must not crash the process.
   ready.catch(() => {});
 
+  // Idempotent calls waiting on an instance that goes DOWN (or away) move to another at once.
+  const inFlight = new InFlight();
+  const reissue = (instance: InstanceInfo): void => inFlight.reissue(instance.id);
+  cluster.events.on('down', reissue);
+  cluster.events.on('removed', reissue);
+
   const services = createServices({
     cluster,
     http,
     sign,
     timeout: settings.timeout,
     retries: settings.retries,
+    attemptTimeout: settings.attemptTimeout,
+    inFlight,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
     },

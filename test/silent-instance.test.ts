@@ -1,0 +1,88 @@
+/**
+ * An instance that goes silent mid-load (a partition, not a crash): its process is stopped with
+ * SIGSTOP, so the kernel still accepts connections and nothing ever answers, which is what a cut
+ * network looks like to the caller. Idempotent calls in flight to it must move to the other
+ * instance: by the per-attempt timeout, or at once when the instance is marked DOWN.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExpressMicroOptions } from '../src/index.ts';
+import { killAll, spawnService, startService, stopAll, upInstances, waitFor, type ChildService } from './helpers.ts';
+
+afterEach(async () => {
+  await stopAll();
+  await killAll();
+});
+
+const IN_FLIGHT = 16;
+
+interface LoadResult {
+  ok: number;
+  failed: string[];
+  /** Calls that settled after the instance went silent. */
+  afterSilence: number;
+}
+
+/**
+ * Keeps 16 GETs in flight; after `before` calls have succeeded it stops `victim`, then runs until
+ * `after` more calls have settled. Bounded by count and by 30 s.
+ */
+async function loadWithSilence(call: () => Promise<unknown>, victim: ChildService, before: number, after: number): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, failed: [], afterSilence: 0 };
+  let silent = false;
+  const bound = Date.now() + 30_000;
+  const worker = async (): Promise<void> => {
+    while (result.afterSilence < after && Date.now() < bound) {
+      try {
+        await call();
+        result.ok++;
+      } catch (error) {
+        result.failed.push(`${(error as Error).name}: ${(error as Error).message}`);
+      }
+      if (silent) result.afterSilence++;
+      if (!silent && result.ok >= before) {
+        silent = true;
+        victim.child.kill('SIGSTOP');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  victim.child.kill('SIGCONT');
+  return result;
+}
+
+async function cluster(caller: ExpressMicroOptions) {
+  const first = await spawnService('user-service');
+  const second = await spawnService('user-service', { peers: [first.url] });
+  const client = await startService('order-service', () => {}, { peers: [first.url], ...caller });
+  await waitFor(() => upInstances(client.micro, 'user-service').length === 2, 'both user-service instances UP', 10_000);
+  const getUser = (): Promise<unknown> => client.micro.services.userService.getUser({ id: 7 });
+  return { first, second, getUser };
+}
+
+describe('an instance that goes silent mid-load', () => {
+  it('fails no GET with the defaults (per-attempt timeout and re-issue on DOWN)', async () => {
+    const { second, getUser } = await cluster({ timeout: 5000 });
+    const result = await loadWithSilence(getUser, second, 200, 400);
+    expect(result.failed).toEqual([]);
+    expect(result.afterSilence).toBeGreaterThanOrEqual(400);
+  }, 40_000);
+
+  it('fails no GET by the per-attempt timeout alone, when no ping notices the silence', async () => {
+    const { second, getUser } = await cluster({ timeout: 5000, pingInterval: 600_000 });
+    const result = await loadWithSilence(getUser, second, 200, 400);
+    expect(result.failed).toEqual([]);
+  }, 40_000);
+
+  it('fails no GET by the re-issue on DOWN alone, with the per-attempt timeout off', async () => {
+    const { second, getUser } = await cluster({ timeout: 5000, attemptTimeout: false });
+    const result = await loadWithSilence(getUser, second, 200, 400);
+    expect(result.failed).toEqual([]);
+  }, 40_000);
+
+  it('loses the calls in flight to it when both are off (what the two mechanisms prevent)', async () => {
+    const { second, getUser } = await cluster({ timeout: 1000, attemptTimeout: false, pingInterval: 600_000 });
+    const result = await loadWithSilence(getUser, second, 200, 100);
+    expect(result.failed.length).toBeGreaterThan(0);
+    expect(result.failed[0]).toMatch(/^TimeoutError/);
+  }, 40_000);
+});
