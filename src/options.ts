@@ -20,7 +20,10 @@ export interface ExpressMicroOptions {
   serviceName?: string;
   /** The port this app listens on. Default: learned from `app.listen()` when it starts listening. */
   port?: number;
-  /** The address peers reach this app at. Default: the first non-internal IPv4 address, else `127.0.0.1`. */
+  /**
+   * The address peers reach this app at. Default: this machine's non-internal IPv4 address (the
+   * one its routing table uses towards the first seed when it has several), else `127.0.0.1`.
+   */
   host?: string;
   /** Seed peers to register with, as `http://host:port` URLs. Default: none. */
   peers?: string[];
@@ -60,6 +63,8 @@ export interface ResolvedOptions {
   serviceName: string;
   port: number | undefined;
   host: string;
+  /** False when `host` was left to detection (then the plugin may pick another candidate). */
+  hostGiven: boolean;
   peers: string[];
   pingInterval: number;
   pingTimeout: number;
@@ -171,6 +176,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     serviceName,
     port,
     host: given.host ?? detectHost(),
+    hostGiven: given.host !== undefined,
     peers,
     pingInterval,
     pingTimeout,

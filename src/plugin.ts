@@ -2,9 +2,9 @@ import { createServices, InFlight, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
-import { resolveOptions, type ExpressMicroOptions } from './options.ts';
+import { resolveOptions, type ExpressMicroOptions, type ResolvedOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
-import { after, createHttpClient } from './runtime/index.ts';
+import { after, createHttpClient, hostCandidates, sourceAddressTowards } from './runtime/index.ts';
 import { bearerHeader, checkBearer, bodyMatches, clientAddress, compileAllowList, createVerifier, requireSignature, resolveSecret, signRequest } from './security/index.ts';
 
 /** What `expressMicro()` returns. */
@@ -36,6 +36,28 @@ export interface ExpressMicro {
 
 function formatHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * With several candidate addresses and a seed, picks the one the routing table uses towards the
+ * first seed, and says so (a wrong pick is otherwise silent: peers just see the instance DOWN).
+ * Undefined when there is nothing to choose.
+ */
+function chooseHost(settings: ResolvedOptions, choose: (host: string) => void): Promise<void> | undefined {
+  const candidates = hostCandidates();
+  const seed = settings.peers[0];
+  if (candidates.length < 2 || seed === undefined) return undefined;
+  const url = new URL(seed);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return sourceAddressTowards(url.hostname, port, 1000).then((source) => {
+    const routed = source !== undefined && candidates.includes(source);
+    const chosen = routed ? source : settings.host;
+    choose(chosen);
+    settings.logger.warn(
+      `express-micro: this machine has several addresses (${candidates.join(', ')}); ${settings.serviceName} advertises ${chosen}, ` +
+        `${routed ? `the one that reaches the seed ${url.origin}` : 'the first (none is the route to the first seed)'}. Set the \`host\` option to choose.`,
+    );
+  });
 }
 
 /** How long `ready` waits for the app to listen before it rejects. */
@@ -92,9 +114,18 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   mountDiscovery(app, discoveryHandler(cluster, guard));
 
   let closing: Promise<void> | undefined;
+  let host = settings.host;
+  // A detected host that is one of several addresses may be one peers cannot reach: take the one
+  // this machine routes the first seed through (decided before the app listens, sending nothing).
+  let choosingHost: Promise<void> | undefined = settings.hostGiven ? undefined : chooseHost(settings, (chosen) => (host = chosen));
+  void choosingHost?.then(() => (choosingHost = undefined));
   const start = (port: number): void => {
     if (closing || cluster.started) return;
-    cluster.start(`http://${formatHost(settings.host)}:${port}`);
+    if (choosingHost) {
+      void choosingHost.then(() => start(port));
+      return;
+    }
+    cluster.start(`http://${formatHost(host)}:${port}`);
     settings.logger.info(`express-micro: ${settings.serviceName} is reachable at ${cluster.url} (what peers are told)`);
   };
   const learnPort = (server: ListeningServer): void => {

@@ -6,5 +6,5 @@ export { createHttpClient, runtimeName, TransportError } from './http/index.ts';
 export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './http/index.ts';
 export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto/index.ts';
 export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';
-export { detectHost, readEnv } from './host/index.ts';
+export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './host/index.ts';
 export { after, every, type Timer } from './timers/index.ts';
