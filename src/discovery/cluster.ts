@@ -22,7 +22,8 @@ const ROUTES_TTL = 1000;
 
 /**
  * One instance's view of the cluster and the work that keeps it true: joining through the seed
- * peers, answering and sending register/ping/leave, and the periodic health round.
+ * peers, answering and sending register/ping/leave, and the periodic health round. The flows are
+ * described in docs/ARCHITECTURE.md, "Discovery".
  */
 export class Cluster {
   readonly id: string = randomHex(8);

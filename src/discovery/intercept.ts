@@ -16,7 +16,7 @@ function isDiscovery(url: string): boolean {
  * it for every request) is wrapped so that discovery requests never pass through the app's own
  * middleware. A rate limiter would otherwise throttle pings (peers then go DOWN), a request
  * logger would log every one, and a catch-all 404 mounted first would hide the endpoints. See
- * docs/ARCHITECTURE.md, "Discovery endpoints". Paths under `/_discovery` that are not endpoints
+ * docs/ARCHITECTURE.md, "Discovery". Paths under `/_discovery` that are not endpoints
  * go on to the app as before. Apps without `handle` get an ordinary `app.use` mount.
  */
 export function mountDiscovery(app: ExpressApp, handler: Middleware): void {

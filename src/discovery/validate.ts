@@ -4,7 +4,7 @@ import { PROTOCOL_VERSION, type Descriptor, type Member, type PingAnswer, type P
 /**
  * Validation of everything that comes off the wire. Each parser returns the value, rebuilt from
  * the fields it checked (so no stray keys, `__proto__` included, survive), or a string saying
- * what is wrong.
+ * what is wrong. The limits are the protocol's: docs/ARCHITECTURE.md, "Protocol reference".
  */
 
 /** Limits on what a peer may send. */

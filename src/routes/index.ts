@@ -1,5 +1,5 @@
 /**
- * The routes part: reads an Express 4 or 5 app's routes and names them (DESIGN.md §4).
+ * The routes part: reads an Express 4 or 5 app's routes and names them (see docs/ARCHITECTURE.md, "Code map").
  */
 
 export { readRoutes } from './read.ts';

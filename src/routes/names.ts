@@ -1,6 +1,6 @@
 /**
- * The conventional call name of a route (DESIGN.md §4 rule 2): a verb from the method and a noun
- * from the path, so that anonymous handlers can be called by name too.
+ * The conventional call name of a route (the README's "Route names"): a verb from the method and
+ * a noun from the path, so that anonymous handlers can be called by name too.
  *
  * `GET /users/:id` → `getUser`, `GET /users` → `getUsers`, `GET /users/:id/orders` →
  * `getUserOrders`, `POST /orders` → `createOrder`, `GET /orders/:userId` → `getOrders`.

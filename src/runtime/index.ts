@@ -1,6 +1,7 @@
 /**
  * The runtime abstraction: the only module that touches `node:*`, fetch, undici, Bun or Deno.
- * Every other part of the library goes through what this file exports.
+ * Every other part of the library goes through what this file exports (docs/ARCHITECTURE.md,
+ * "Invariants").
  */
 export { createHttpClient, runtimeName, TransportError } from './http/index.ts';
 export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './http/index.ts';
