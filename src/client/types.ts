@@ -23,5 +23,33 @@ export type CallRoute = <T = unknown>(method: string, path: string, args?: CallA
 /** One service in the `services` proxy: every published call name is a function. */
 export type ServiceClient = { $call: CallRoute } & { readonly [callName: string]: CallFunction };
 
-/** The `services` proxy: `services.userService`, `services['user-service']`, `services.user_service`. */
-export type Services = { readonly [serviceName: string]: ServiceClient };
+/** Any service by any name: what `services` is when {@link ServiceRegistry} is empty. */
+export type AnyServices = { readonly [serviceName: string]: ServiceClient };
+
+/**
+ * The services this program knows by type. Empty by default; add to it with declaration merging
+ * (by hand, or from generated declarations) to make `services` precise: known names, known call
+ * names, typed arguments and answers. Each entry is an interface of call functions, keyed by the
+ * property name the code uses (`userService`, or `'user-service'`):
+ *
+ * ```ts
+ * declare module 'express-micro' {
+ *   interface ServiceRegistry {
+ *     userService: { getUser(args: { id: string | number }): Promise<{ id: string; name: string }> };
+ *   }
+ * }
+ * ```
+ *
+ * Known services are plain properties, so they are never `undefined` under
+ * `noUncheckedIndexedAccess`; services not listed stay reachable through the index signature.
+ */
+export interface ServiceRegistry {}
+
+/** The services listed in {@link ServiceRegistry}, each with `$call` as well. */
+export type KnownServices = { readonly [Name in keyof ServiceRegistry]: ServiceRegistry[Name] & { readonly $call: CallRoute } };
+
+/**
+ * The `services` proxy: `services.userService`, `services['user-service']`, `services.user_service`.
+ * Typed by {@link ServiceRegistry} when it lists services, loosely otherwise.
+ */
+export type Services = [keyof ServiceRegistry] extends [never] ? AnyServices : KnownServices & AnyServices;
