@@ -100,6 +100,33 @@ describe('discovery', () => {
     expect(seed.micro.peers().map((peer) => peer.service)).toEqual(['seed-service']);
   });
 
+  it('does not let a message already on its way bring a member back after it left', async () => {
+    const seed = await startService('seed-service');
+    // A member speaking the protocol by hand, so its register can arrive after its own leave, as
+    // an answer or a gossiped member list delayed on the network would.
+    const self = { protocol: 1, name: 'late-service', id: 'late-service-0001', url: 'http://127.0.0.1:9', routes: [], rev: 'r1' };
+    const register = () =>
+      discovery(seed.url, '/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ self, members: [] }) });
+    expect((await register()).status).toBe(200);
+    expect(seed.micro.peers().some((peer) => peer.id === self.id)).toBe(true);
+    const leave = await discovery(seed.url, '/leave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: self.id }) });
+    expect(leave.status).toBe(200);
+    expect(seed.micro.peers().some((peer) => peer.id === self.id)).toBe(false);
+    const events: string[] = [];
+    seed.micro.on('up', (instance) => events.push(instance.id));
+    expect((await register()).status).toBe(200);
+    expect(seed.micro.peers().some((peer) => peer.id === self.id)).toBe(false);
+    expect(events).toEqual([]);
+  });
+
+  it('tells a seed it leaves even while its first register with that seed is still in flight', async () => {
+    const seed = await startService('seed-service');
+    const b = await startService('b-service', () => {}, { peers: [seed.url], pingInterval: 5000 });
+    // Closed at once: the seed may have added b from its register while b has not read the answer.
+    await b.stop();
+    expect(upInstances(seed.micro, 'b-service')).toEqual([]);
+  });
+
   it('serves the seed format on GET /_discovery/services, with every instance and no secret', async () => {
     const seed = await startService('user-service', (app) => {
       app.get('/users/:id', (_req, res) => res.json({}));

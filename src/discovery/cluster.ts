@@ -38,6 +38,12 @@ export class Cluster {
   readonly #exchanges = new Map<string, Promise<void>>();
   readonly #pinging = new Set<string>();
   readonly #refusedBy = new Set<string>();
+  /**
+   * Instances that said they were leaving, by id, with when. An answer already on its way (a
+   * register exchange in flight, a member list from a peer that has not heard yet) must not bring
+   * a departed instance back UP; ids are kept for `forgetAfter`, then dropped.
+   */
+  readonly #departed = new Map<string, number>();
   #resolveReady: () => void = () => {};
   #self: Instance | undefined;
   #routesReadAt = 0;
@@ -131,7 +137,7 @@ export class Cluster {
     const answer = parseRegister(await this.#transport.post(url, '/_discovery/register', message, this.#exchangeTimeout()));
     if (typeof answer === 'string') throw new Error(`invalid register answer: ${answer}`);
     this.#refusedBy.delete(url);
-    if (this.#closed || answer.self.id === this.id) return;
+    if (this.#closed || answer.self.id === this.id || this.#departed.has(answer.self.id)) return;
     this.table.upsert(answer.self);
     this.#learn(answer.members);
   }
@@ -139,7 +145,7 @@ export class Cluster {
   /** Handles `POST /_discovery/register`: the sender is UP; answer with what this instance knows. */
   onRegister(message: RegisterMessage): RegisterMessage {
     const self = this.#requireSelf();
-    if (message.self.id !== self.id && message.self.url !== self.url) {
+    if (message.self.id !== self.id && message.self.url !== self.url && !this.#departed.has(message.self.id)) {
       const known = this.table.get(message.self.id);
       // A known instance that is DOWN is not brought back UP on its own word: being reached by
       // it does not prove it can be reached (a slow or half-broken peer would flap UP/DOWN every
@@ -164,19 +170,23 @@ export class Cluster {
 
   /** Handles a leave: the instance is forgotten at once. */
   onLeave(id: string): void {
+    // Only known ids are remembered, so leave messages cannot grow the map beyond the table.
+    if (!this.table.get(id) || id === this.id) return;
+    this.#departed.set(id, Date.now());
     this.table.remove(id);
   }
 
   #learn(members: Member[]): void {
     const self = this.#requireSelf();
     for (const member of members) {
-      if (member.id !== self.id && member.url !== self.url && !this.table.get(member.id)) void this.exchange(member.url);
+      if (member.id !== self.id && member.url !== self.url && !this.table.get(member.id) && !this.#departed.has(member.id)) void this.exchange(member.url);
     }
   }
 
   #round(): void {
     if (this.#closed) return;
     const now = Date.now();
+    for (const [id, since] of this.#departed) if (now - since > this.#settings.forgetAfter) this.#departed.delete(id);
     for (const instance of [...this.table.instances()]) {
       if (instance.self) continue;
       if (instance.status === 'DOWN' && now - instance.downSince > this.#settings.forgetAfter) {
@@ -230,10 +240,13 @@ export class Cluster {
     this.#resolveReady();
     const self = this.#self;
     if (!self) return;
-    const peers = [...this.table.instances()].filter((instance) => !instance.self && instance.status === 'UP');
-    const timeout = Math.min(1000, this.#exchangeTimeout());
-    await Promise.allSettled(peers.map((peer) => this.#transport.post(peer.url, '/_discovery/leave', { id: self.id }, timeout)));
+    // A peer with a register exchange still in flight adds this instance when the register
+    // arrives, before this instance reads its answer: let the exchange settle, then tell it too.
+    const targets = new Set(this.#exchanges.keys());
     await Promise.allSettled([...this.#exchanges.values()]);
+    for (const instance of this.table.instances()) if (!instance.self && instance.status === 'UP') targets.add(instance.url);
+    const timeout = Math.min(1000, this.#exchangeTimeout());
+    await Promise.allSettled([...targets].map((url) => this.#transport.post(url, '/_discovery/leave', { id: self.id }, timeout)));
   }
 
   #exchangeTimeout(): number {
