@@ -2,9 +2,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import express4 from 'express4';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OptionError } from '../src/errors/index.ts';
-import { readOrCreateSecretFile, SecretFileError, sha256Hex } from '../src/runtime/index.ts';
+import { SecretFileError, sha256Hex } from '../src/runtime/index.ts';
 import {
   bearerHeader,
   bodyMatches,
@@ -18,11 +21,6 @@ import {
   signRequest,
 } from '../src/security/index.ts';
 import type { IncomingRequest, Middleware } from '../src/express.ts';
-
-vi.mock('../src/runtime/index.ts', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../src/runtime/index.ts')>();
-  return { ...actual, readOrCreateSecretFile: vi.fn(actual.readOrCreateSecretFile) };
-});
 
 const SECRET = 'a-cluster-secret-of-some-length-0123456789';
 const NOW = 1_750_000_000_000;
@@ -642,24 +640,28 @@ describe('requireSignature on a real Express 4 server', () => {
 
 describe('resolveSecret', () => {
   const saved = process.env.EXPRESS_DISCOVERY_KEY;
+  // A folder of our own for the secret file, so no test touches (or depends on) the real one.
+  const folder = mkdtempSync(join(tmpdir(), 'express-micro-resolve-secret-'));
+  const unused = join(folder, 'never-created.key');
   afterEach(() => {
     if (saved === undefined) delete process.env.EXPRESS_DISCOVERY_KEY;
     else process.env.EXPRESS_DISCOVERY_KEY = saved;
-    vi.mocked(readOrCreateSecretFile).mockClear();
   });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
   it('takes the environment variable over the option', () => {
     process.env.EXPRESS_DISCOVERY_KEY = 'from-the-environment-123';
-    expect(resolveSecret('from-the-option-1234567')).toBe('from-the-environment-123');
-    expect(readOrCreateSecretFile).not.toHaveBeenCalled();
+    expect(resolveSecret('from-the-option-1234567', unused)).toBe('from-the-environment-123');
+    expect(resolveSecret(undefined, unused)).toBe('from-the-environment-123');
+    expect(existsSync(unused)).toBe(false);
   });
 
   it('takes the option when the environment variable is unset or empty', () => {
     delete process.env.EXPRESS_DISCOVERY_KEY;
-    expect(resolveSecret('from-the-option-1234567')).toBe('from-the-option-1234567');
+    expect(resolveSecret('from-the-option-1234567', unused)).toBe('from-the-option-1234567');
     process.env.EXPRESS_DISCOVERY_KEY = '';
-    expect(resolveSecret('from-the-option-1234567')).toBe('from-the-option-1234567');
-    expect(readOrCreateSecretFile).not.toHaveBeenCalled();
+    expect(resolveSecret('from-the-option-1234567', unused)).toBe('from-the-option-1234567');
+    expect(existsSync(unused)).toBe(false);
   });
 
   it('throws OptionError without the secret for a short option', () => {
@@ -705,33 +707,48 @@ describe('resolveSecret', () => {
     }
   });
 
-  it('falls back to the secret file, and wraps its SecretFileError in OptionError', () => {
+  it('falls back to the secret file: creates it once, then reads the same secret', () => {
     delete process.env.EXPRESS_DISCOVERY_KEY;
-    const fileSecret = 'f'.repeat(64);
-    vi.mocked(readOrCreateSecretFile).mockImplementationOnce(() => fileSecret);
-    expect(resolveSecret(undefined)).toBe(fileSecret);
-    const problem = new SecretFileError('secret file /tmp/x.key is a symbolic link; refusing to follow it');
-    vi.mocked(readOrCreateSecretFile).mockImplementationOnce(() => {
-      throw problem;
-    });
+    const path = join(folder, 'shared.key');
+    const created = resolveSecret(undefined, path);
+    expect(created).toMatch(/^[0-9a-f]{64}$/);
+    expect(existsSync(path)).toBe(true);
+    expect(resolveSecret(undefined, path)).toBe(created);
+  });
+
+  it('wraps a SecretFileError in OptionError, keeping it as the cause', () => {
+    delete process.env.EXPRESS_DISCOVERY_KEY;
+    const target = join(folder, 'target.key');
+    writeFileSync(target, `${'f'.repeat(64)}\n`, { mode: 0o600 });
+    const link = join(folder, 'link.key');
+    symlinkSync(target, link);
     let caught: unknown;
     try {
-      resolveSecret(undefined);
+      resolveSecret(undefined, link);
     } catch (error) {
       caught = error;
     }
     expect(caught).toBeInstanceOf(OptionError);
     expect((caught as OptionError).option).toBe('secret');
     expect((caught as OptionError).message).toContain('symbolic link');
-    expect((caught as OptionError).cause).toBe(problem);
+    expect((caught as OptionError).message).not.toContain('f'.repeat(16));
+    expect((caught as OptionError).cause).toBeInstanceOf(SecretFileError);
   });
 
   it('wraps other file-system failures in OptionError too', () => {
     delete process.env.EXPRESS_DISCOVERY_KEY;
-    const failure = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
-    vi.mocked(readOrCreateSecretFile).mockImplementationOnce(() => {
-      throw failure;
-    });
-    expect(() => resolveSecret(undefined)).toThrow(OptionError);
+    // A regular file where a folder should be: ENOTDIR, for root as for anyone.
+    const notAFolder = join(folder, 'plain-file');
+    writeFileSync(notAFolder, 'x');
+    let caught: unknown;
+    try {
+      resolveSecret(undefined, join(notAFolder, 'secret.key'));
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(OptionError);
+    expect((caught as OptionError).option).toBe('secret');
+    expect((caught as OptionError).message).toContain('could not be read from or created');
+    expect((caught as OptionError).cause).not.toBeInstanceOf(SecretFileError);
   });
 });

@@ -1,5 +1,5 @@
 import { OptionError } from '../errors/index.ts';
-import { readEnv, readOrCreateSecretFile, SecretFileError } from '../runtime/index.ts';
+import { defaultSecretPath, readEnv, readOrCreateSecretFile, SecretFileError } from '../runtime/index.ts';
 
 /** The environment variable that, when set, holds the shared secret and wins over everything else. */
 export const SECRET_ENV = 'EXPRESS_DISCOVERY_KEY';
@@ -30,9 +30,9 @@ function checkGiven(secret: string, source: string): string {
  * `secret` option, else the per-user file in the OS temp folder (created on first use). Throws
  * `OptionError('secret', …)` for a secret shorter than 16 characters or unfit for a header, and
  * for a secret file that must not be trusted (the `SecretFileError` is the `cause`). No message
- * contains the secret.
+ * contains the secret. `secretFile` is where the file is looked for (tests point it elsewhere).
  */
-export function resolveSecret(option: string | undefined): string {
+export function resolveSecret(option: string | undefined, secretFile: string = defaultSecretPath()): string {
   const fromEnv = readEnv(SECRET_ENV);
   if (fromEnv !== undefined && fromEnv !== '') return checkGiven(fromEnv, `the ${SECRET_ENV} environment variable`);
   if (option !== undefined) {
@@ -40,7 +40,7 @@ export function resolveSecret(option: string | undefined): string {
     return checkGiven(option, 'the `secret` option');
   }
   try {
-    return readOrCreateSecretFile();
+    return readOrCreateSecretFile(secretFile);
   } catch (error) {
     if (error instanceof SecretFileError) throw new OptionError('secret', error.message, error);
     const reason = error instanceof Error ? error.message : String(error);
