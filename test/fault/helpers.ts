@@ -42,10 +42,12 @@ export async function startApp(serviceName: string, start: StartOptions = {}): P
   start.define?.(app, micro);
   const front = start.front;
   if (front) {
-    const inner = app.handle as (this: unknown, ...args: unknown[]) => unknown;
-    app.handle = function handleBehindFront(this: unknown, req: IncomingMessage, res: ServerResponse, callback?: unknown) {
+    // app.handle is Express's entry for every request; @types/express does not declare it.
+    const handled = app as unknown as { handle: (this: unknown, ...args: unknown[]) => unknown };
+    const inner = handled.handle;
+    handled.handle = function handleBehindFront(this: unknown, req: IncomingMessage, res: ServerResponse, callback?: unknown) {
       front(req, res, () => inner.call(this, req, res, callback));
-    } as typeof app.handle;
+    } as typeof inner;
   }
   const server = await new Promise<Server>((resolve, reject) => {
     const listening: Server = app.listen(start.port ?? 0, listenOn, (error?: Error) => (error ? reject(error) : resolve(listening)));

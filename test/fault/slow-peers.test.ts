@@ -23,7 +23,8 @@ type Mode = 'open' | 'slow' | 'mute' | 'mute-calls' | 'trickle-ping' | 'reset-ca
 function gate() {
   const state = { mode: 'open' as Mode, pings: 0, held: new Set<Response>(), resets: 0 };
   const middleware = (req: Request, res: Response, next: () => void) => {
-    const isPing = req.url.split('?')[0] === '/_discovery/ping';
+    const path = req.url ?? '';
+    const isPing = path.split('?')[0] === '/_discovery/ping';
     if (isPing) state.pings++;
     switch (state.mode) {
       case 'open':
@@ -32,7 +33,7 @@ function gate() {
         setTimeout(next, 3 * PING_TIMEOUT);
         return;
       case 'mute-calls': // discovery answered, the app's own routes never
-        if (req.url.startsWith('/_discovery')) return next();
+        if (path.startsWith('/_discovery')) return next();
       // falls through
       case 'mute': // accepted, never answered
         state.held.add(res);
@@ -48,7 +49,7 @@ function gate() {
         }
         return;
       case 'reset-calls': // the app's own routes break the connection after a while
-        if (req.url.startsWith('/_discovery')) return next();
+        if (path.startsWith('/_discovery')) return next();
         setTimeout(() => {
           state.resets++;
           req.socket.destroy();

@@ -7,9 +7,9 @@ import express5 from 'express';
 import express4 from 'express4';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import expressMicro from '../src/index.ts';
-import type { ExpressApp, ExpressMicro, Logger } from '../src/index.ts';
-import { killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from './helpers.ts';
+import expressMicro from '../../src/index.ts';
+import type { ExpressApp, ExpressMicro, Logger } from '../../src/index.ts';
+import { killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
 
 type Factory = () => ExpressApp & { listen: (...args: unknown[]) => Server; use: (...args: unknown[]) => unknown; get: (...args: unknown[]) => unknown };
 const EXPRESSES: { name: string; create: Factory }[] = [

@@ -1,7 +1,7 @@
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import expressMicro from '../src/index.ts';
-import { SECRET, startService, stopAll, upInstances, waitFor, type TestService } from './helpers.ts';
+import expressMicro from '../../src/index.ts';
+import { SECRET, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
 
 afterEach(stopAll);
 

@@ -5,8 +5,8 @@
  * instance: by the per-attempt timeout, or at once when the instance is marked DOWN.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ExpressMicroOptions } from '../src/index.ts';
-import { killAll, spawnService, startService, stopAll, upInstances, waitFor, type ChildService } from './helpers.ts';
+import type { ExpressMicroOptions } from '../../src/index.ts';
+import { killAll, spawnService, startService, stopAll, upInstances, waitFor, type ChildService } from '../helpers.ts';
 
 afterEach(async () => {
   await stopAll();

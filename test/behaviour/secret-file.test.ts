@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdte
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from '../src/runtime/index.ts';
+import { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from '../../src/runtime/index.ts';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasUid = typeof process.getuid === 'function';

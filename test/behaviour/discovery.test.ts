@@ -2,8 +2,8 @@ import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import expressMicro from '../src/index.ts';
-import { discovery, killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from './helpers.ts';
+import expressMicro from '../../src/index.ts';
+import { discovery, killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
 
 afterEach(async () => {
   await stopAll();
@@ -179,10 +179,17 @@ describe('discovery', () => {
     const seed = await startService('seed-service');
     const child = await spawnService('user-service', { peers: [seed.url] });
     await waitFor(() => upInstances(seed.micro, 'user-service').length === 1, 'child joined');
-    const exited = new Promise<number | null>((resolve) => child.child.once('exit', (code) => resolve(code)));
+    let output = '';
+    child.child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<string>((resolve) => child.child.once('exit', () => resolve('exited')));
     child.child.kill('SIGTERM');
-    // The fixture's SIGTERM handler only closes; the process must then end on its own.
-    expect(await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5000))])).toBe(0);
+    // The fixture's SIGTERM handler only closes; the process must then end on its own, and say
+    // so with its own exit code (not be ended by the signal).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running after 5000 ms'), 5000)));
+    expect(await Promise.race([exited, bound])).toBe('exited');
+    clearTimeout(timer);
+    expect(output).toContain('EXIT 0\n');
     expect(upInstances(seed.micro, 'user-service')).toEqual([]);
   });
 });

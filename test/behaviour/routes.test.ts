@@ -1,7 +1,7 @@
 import express from 'express';
 import express4 from 'express4';
 import { describe, expect, it } from 'vitest';
-import { deriveName, readRoutes, type RouteDescriptor } from '../src/routes/index.ts';
+import { deriveName, readRoutes, type RouteDescriptor } from '../../src/routes/index.ts';
 
 type Handler = (req: unknown, res: unknown, next: () => void) => void;
 type Factory = () => {

@@ -1,8 +1,8 @@
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import expressMicro from '../src/index.ts';
-import type { ExpressMicroOptions } from '../src/index.ts';
-import { SECRET, waitFor } from './helpers.ts';
+import expressMicro from '../../src/index.ts';
+import type { ExpressMicroOptions } from '../../src/index.ts';
+import { SECRET, waitFor } from '../helpers.ts';
 
 function attempt(options: unknown): unknown {
   try {

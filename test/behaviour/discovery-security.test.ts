@@ -1,9 +1,9 @@
 import express from 'express';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import expressMicro from '../src/index.ts';
-import { signRequest } from '../src/security/index.ts';
-import { discovery, SECRET, startService, stopAll, upInstances, waitFor } from './helpers.ts';
+import expressMicro from '../../src/index.ts';
+import { signRequest } from '../../src/security/index.ts';
+import { discovery, SECRET, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
 
 afterEach(stopAll);
 
@@ -144,7 +144,7 @@ describe('discovery endpoint security', () => {
 
   it('refuses a signed call captured on its way to one instance and replayed to its twin', async () => {
     const captured: Record<string, string>[] = [];
-    const twin = (app: express.Express, micro: import('../src/index.ts').ExpressMicro) => {
+    const twin = (app: express.Express, micro: import('../../src/index.ts').ExpressMicro) => {
       app.use((req, _res, next) => {
         captured.push(req.headers as Record<string, string>);
         next();

@@ -2,9 +2,9 @@ import express from 'express';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import expressMicro from '../src/index.ts';
-import type { InstanceInfo } from '../src/index.ts';
-import { killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from './helpers.ts';
+import expressMicro from '../../src/index.ts';
+import type { InstanceInfo } from '../../src/index.ts';
+import { killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
 
 afterEach(async () => {
   await stopAll();

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OptionError } from '../src/errors/index.ts';
-import { SecretFileError, sha256Hex } from '../src/runtime/index.ts';
+import { OptionError } from '../../src/errors/index.ts';
+import { SecretFileError, sha256Hex } from '../../src/runtime/index.ts';
 import {
   bearerHeader,
   bodyMatches,
@@ -19,8 +19,8 @@ import {
   resolveSecret,
   SIGNATURE_HEADERS,
   signRequest,
-} from '../src/security/index.ts';
-import type { IncomingRequest, Middleware } from '../src/express.ts';
+} from '../../src/security/index.ts';
+import type { IncomingRequest, Middleware } from '../../src/express.ts';
 
 const SECRET = 'a-cluster-secret-of-some-length-0123456789';
 const NOW = 1_750_000_000_000;
@@ -162,7 +162,7 @@ describe('HMAC signing', () => {
 
   it('refuses a wrong signature, and one made with another secret', () => {
     const good = signed();
-    const flipped = good[SIGNATURE_HEADERS.signature]!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const flipped = String(good[SIGNATURE_HEADERS.signature]).replace(/^./, (c: string) => (c === '0' ? '1' : '0'));
     const verifier = createVerifier(SECRET);
     expect(verifier.verify('POST', '/api/x?y=1', { ...good, [SIGNATURE_HEADERS.signature]: flipped }, NOW)).toEqual({
       ok: false,
