@@ -1,5 +1,5 @@
 import { OptionError } from '../errors/index.ts';
-import { defaultSecretPath, readEnv, readOrCreateSecretFile, SecretFileError } from '../runtime/index.ts';
+import { readEnv, readOrCreateSecretFile, SecretFileError } from '../runtime/index.ts';
 
 /** The environment variable that, when set, holds the shared secret and wins over everything else. */
 export const SECRET_ENV = 'EXPRESS_DISCOVERY_KEY';
@@ -30,9 +30,10 @@ function checkGiven(secret: string, source: string): string {
  * `secret` option, else the per-user file in the OS temp folder (created on first use). Throws
  * `OptionError('secret', …)` for a secret shorter than 16 characters or unfit for a header, and
  * for a secret file that must not be trusted (the `SecretFileError` is the `cause`). No message
- * contains the secret. `secretFile` is where the file is looked for (tests point it elsewhere).
+ * contains the secret. `secretFile` is where the file is looked for (tests point it elsewhere); its default is
+ * worked out only when the file is needed, since on Deno that takes `--allow-sys=uid`.
  */
-export function resolveSecret(option: string | undefined, secretFile: string = defaultSecretPath()): string {
+export function resolveSecret(option: string | undefined, secretFile?: string): string {
   const fromEnv = readEnv(SECRET_ENV);
   if (fromEnv !== undefined && fromEnv !== '') return checkGiven(fromEnv, `the ${SECRET_ENV} environment variable`);
   if (option !== undefined) {
