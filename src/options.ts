@@ -50,6 +50,26 @@ export interface ExpressMicroOptions {
    * Default: `'auto'`.
    */
   attemptTimeout?: number | 'auto' | false;
+  /**
+   * How calls are spread over a service's instances: `'p2c'` (two random instances, the one with
+   * the lower latency × outstanding requests wins: a slow instance gets a small share) or
+   * `'round-robin'`. Default: `'p2c'`.
+   */
+  balancer?: 'p2c' | 'round-robin';
+  /**
+   * Take an instance whose calls keep failing (5xx, connection failures, timeouts) out of the
+   * rotation for a while, though it answers pings; `false` turns it off. At most half of a
+   * service's instances are ejected at once. Default: 5 failures in a row, 30 s the first time,
+   * n × 30 s the n-th, at most 300 s.
+   */
+  outlierDetection?: { consecutiveFailures?: number; baseEjectionTime?: number; maxEjectionTime?: number } | false;
+  /** Answer statuses an idempotent call retries on another instance. Default: `[502, 503, 504]`. */
+  retryOn?: number[];
+  /**
+   * Retries may add at most `ratio` of a service's calls of the last 10 s, plus `minPerSecond`
+   * a second; `false` lifts the cap. Default: `{ ratio: 0.2, minPerSecond: 10 }`.
+   */
+  retryBudget?: { ratio?: number; minPerSecond?: number } | false;
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
   /** Called when an instance comes UP (same as `on('up', …)`). */
@@ -75,6 +95,10 @@ export interface ResolvedOptions {
   timeout: number;
   retries: number;
   attemptTimeout: number | 'auto' | false;
+  balancer: 'p2c' | 'round-robin';
+  outlierDetection: { consecutiveFailures: number; baseEjectionTime: number; maxEjectionTime: number } | false;
+  retryOn: number[];
+  retryBudget: { ratio: number; minPerSecond: number } | false;
   logger: Logger;
   onServiceUp: ((instance: InstanceInfo) => void) | undefined;
   onServiceDown: ((instance: InstanceInfo) => void) | undefined;
@@ -82,7 +106,8 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'ipWhitelist',
-  'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'logger', 'onServiceUp', 'onServiceDown',
+  'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget',
+  'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -107,6 +132,47 @@ function attemptTimeout(value: unknown): number | 'auto' | false {
   if (value === false) return false;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
   throw new OptionError('attemptTimeout', `must be 'auto', false or an integer ≥ 1 (ms), got ${JSON.stringify(value)}`);
+}
+
+function balancer(value: unknown): 'p2c' | 'round-robin' {
+  if (value === undefined) return 'p2c';
+  if (value === 'p2c' || value === 'round-robin') return value;
+  throw new OptionError('balancer', `must be 'p2c' or 'round-robin', got ${JSON.stringify(value)}`);
+}
+
+function plainObject(name: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new OptionError(name, `must be an object or false, got ${JSON.stringify(value)}`);
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) throw new OptionError(name, `has no setting "${key}" (known: ${keys.join(', ')})`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function outlierDetection(value: unknown): ResolvedOptions['outlierDetection'] {
+  if (value === false) return false;
+  const given = value === undefined ? {} : plainObject('outlierDetection', value, ['consecutiveFailures', 'baseEjectionTime', 'maxEjectionTime']);
+  const baseEjectionTime = positiveInteger('outlierDetection.baseEjectionTime', given.baseEjectionTime, 30_000);
+  const maxEjectionTime = positiveInteger('outlierDetection.maxEjectionTime', given.maxEjectionTime, Math.max(300_000, baseEjectionTime));
+  if (maxEjectionTime < baseEjectionTime) {
+    throw new OptionError('outlierDetection.maxEjectionTime', `must be at least baseEjectionTime (${baseEjectionTime} ms), got ${maxEjectionTime}`);
+  }
+  return { consecutiveFailures: positiveInteger('outlierDetection.consecutiveFailures', given.consecutiveFailures, 5), baseEjectionTime, maxEjectionTime };
+}
+
+function retryBudget(value: unknown): ResolvedOptions['retryBudget'] {
+  if (value === false) return false;
+  const given = value === undefined ? {} : plainObject('retryBudget', value, ['ratio', 'minPerSecond']);
+  const ratio = given.ratio ?? 0.2;
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0) throw new OptionError('retryBudget.ratio', `must be a number ≥ 0, got ${JSON.stringify(ratio)}`);
+  return { ratio, minPerSecond: positiveInteger('retryBudget.minPerSecond', given.minPerSecond, 10, 0) };
+}
+
+function retryOn(value: unknown): number[] {
+  if (value === undefined) return [502, 503, 504];
+  if (!Array.isArray(value) || value.some((status) => !Number.isInteger(status) || status < 400 || status > 599)) {
+    throw new OptionError('retryOn', `must be an array of HTTP statuses from 400 to 599, got ${JSON.stringify(value)}`);
+  }
+  return [...new Set(value as number[])];
 }
 
 /** The name `npm start` gives the process (`npm_package_name`), without an `@scope/`. */
@@ -187,6 +253,10 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     timeout: positiveInteger('timeout', given.timeout, 10_000),
     retries: positiveInteger('retries', given.retries, 2, 0),
     attemptTimeout: attemptTimeout(given.attemptTimeout),
+    balancer: balancer(given.balancer),
+    outlierDetection: outlierDetection(given.outlierDetection),
+    retryOn: retryOn(given.retryOn),
+    retryBudget: retryBudget(given.retryBudget),
     logger: logger === false ? silent : (logger ?? consoleLogger),
     onServiceUp: given.onServiceUp,
     onServiceDown: given.onServiceDown,

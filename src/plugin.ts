@@ -1,4 +1,4 @@
-import { createServices, InFlight, type Services } from './client/index.ts';
+import { createServices, InFlight, OutlierDetector, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
@@ -188,6 +188,13 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   cluster.events.on('down', reissue);
   cluster.events.on('removed', reissue);
 
+  // Instances whose calls keep failing leave this caller's rotation for a while.
+  const outliers = settings.outlierDetection === false ? undefined : new OutlierDetector(cluster.table, settings.outlierDetection);
+  cluster.events.on('ejected', (instance) =>
+    settings.logger.warn(`express-micro: ${instance.service} at ${instance.url} is ejected from calls (its calls kept failing, though it answers pings)`),
+  );
+  cluster.events.on('restored', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is back in the call rotation`));
+
   const services = createServices({
     cluster,
     http,
@@ -196,6 +203,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     retries: settings.retries,
     attemptTimeout: settings.attemptTimeout,
     inFlight,
+    balancer: settings.balancer,
+    outliers,
+    retryOn: new Set(settings.retryOn),
+    retryBudget: settings.retryBudget,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
     },
@@ -221,6 +232,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       return requireSignature(verifier, { allow, audiences: [cluster.id] });
     },
     close() {
+      outliers?.close();
       closing ??= cluster
         .close()
         .then(() => http.close())

@@ -1,8 +1,11 @@
 import type { Cluster, Instance, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
-import { TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
+import { delay, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
+import { loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
 import type { InFlight } from './in-flight.ts';
 import { LatencyEstimate } from './latency.ts';
+import type { OutlierDetector } from './outlier.ts';
+import { RetryBudget, type RetryBudgetSettings } from './retry-budget.ts';
 import { buildBody, buildPath, decodeBody } from './request.ts';
 import type { CompiledRoute } from './route-index.ts';
 import type { CallArguments, CallOptions } from './types.ts';
@@ -19,6 +22,14 @@ export interface CallContext {
   readonly attemptTimeout: number | 'auto' | false;
   /** Idempotent attempts in flight, re-issued elsewhere when their instance goes DOWN. */
   readonly inFlight: InFlight;
+  /** How an instance is chosen. */
+  readonly balancer: BalancerName;
+  /** Ejects instances whose calls keep failing; undefined when turned off. */
+  readonly outliers: OutlierDetector | undefined;
+  /** Answer statuses an idempotent call retries on another instance. */
+  readonly retryOn: ReadonlySet<number>;
+  /** The cap on retries per service; false when lifted. */
+  readonly retryBudget: RetryBudgetSettings | false;
 }
 
 const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
@@ -41,14 +52,22 @@ function estimateOf(entry: ServiceEntry): LatencyEstimate {
   return estimate;
 }
 
-/** The next UP instance, round-robin, other than `avoid` (the one that just failed) when another exists. */
-function pick(entry: ServiceEntry, avoid: Instance | undefined): Instance | undefined {
-  const up = entry.up;
-  for (let tries = 0; tries < up.length; tries++) {
-    const candidate = up[entry.cursor++ % up.length] as Instance;
-    if (candidate !== avoid) return candidate;
-  }
-  return up[0];
+const budgets = new WeakMap<ServiceEntry, RetryBudget>();
+
+function budgetOf(context: CallContext, entry: ServiceEntry): RetryBudget | undefined {
+  if (context.retryBudget === false) return undefined;
+  let budget = budgets.get(entry);
+  if (!budget) budgets.set(entry, (budget = new RetryBudget(context.retryBudget)));
+  return budget;
+}
+
+function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undefined): Instance | undefined {
+  return context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimateOf(entry).mean()) : pickRoundRobin(entry, avoid);
+}
+
+/** Full-jitter backoff before the n-th retry after an answer (25 ms doubling, at most 250 ms). */
+function backoff(retry: number): number {
+  return Math.random() * Math.min(250, 25 * 2 ** retry);
 }
 
 function attemptLimit(context: CallContext, entry: ServiceEntry): number | undefined {
@@ -58,13 +77,15 @@ function attemptLimit(context: CallContext, entry: ServiceEntry): number | undef
 }
 
 /**
- * Sends one call to an UP instance of `entry`, round-robin (see docs/ARCHITECTURE.md, "A call").
- * A connection that could not be made moves on to another instance for any method (nothing was
- * sent); one that broke mid-request does so only for idempotent methods, and either way the
- * instance is marked DOWN at once. An idempotent call that has another instance to go to also
- * moves on when one attempt outlives the per-attempt timeout (from the service's observed
- * latency), or when its instance is marked DOWN while it waits: a silent (partitioned) instance
- * then costs a moment, not the call. One deadline bounds every attempt together.
+ * Sends one call to an instance of `entry` chosen by the balancer (see docs/ARCHITECTURE.md, "A
+ * call"). A connection that could not be made moves on to another instance for any method
+ * (nothing was sent); one that broke mid-request does so only for idempotent methods, and either
+ * way the instance is marked DOWN at once. An idempotent call that has another instance to go to
+ * also moves on when one attempt outlives the per-attempt timeout (from the service's observed
+ * latency), when its instance is marked DOWN while it waits, or when the answer is a `retryOn`
+ * status (after a jittered backoff). Every retry is paid for from the service's retry budget.
+ * 5xx answers, connection failures and timeouts count towards the instance's ejection. One
+ * deadline bounds every attempt together.
  */
 export async function execute(
   context: CallContext,
@@ -78,14 +99,19 @@ export async function execute(
   const body = buildBody(route, args);
   const timeout = options?.timeout ?? context.timeout;
   // The timeout bounds the whole call: a retry gets what is left of it, not a fresh one.
-  const deadline = Date.now() + timeout;
+  const begun = Date.now();
+  const deadline = begun + timeout;
   const attempts = 1 + context.retries;
   const caller = options?.signal;
+  const budget = budgetOf(context, entry);
+  const outliers = context.outliers;
+  budget?.deposit(begun);
   let lastError: unknown;
   let previous: Instance | undefined;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const instance = pick(entry, previous);
+    const instance = pick(context, entry, previous);
     if (!instance) break;
+    if (attempt > 0 && budget && !budget.withdraw(Date.now())) break; // the budget is spent: no retry storm
     previous = instance;
     const started = Date.now();
     const left = attempt === 0 ? timeout : deadline - started;
@@ -95,6 +121,8 @@ export async function execute(
     const perAttempt = spare ? attemptLimit(context, entry) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
     const tracked = spare ? context.inFlight.add(instance) : undefined;
+    const load = loadOf(instance);
+    load.outstanding++;
     let response: HttpResponse;
     try {
       response = await context.http.request({
@@ -113,7 +141,9 @@ export async function execute(
         lastError = error; // re-issued: the instance went DOWN while the attempt waited
         continue;
       }
+      outliers?.failure(entry, instance);
       if (error.kind === 'timeout') {
+        observe(load, Date.now() - started, Date.now()); // as slow as we know it to be, at least
         if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, timeout);
         lastError = error; // this attempt is slow; another instance may not be
         continue;
@@ -123,13 +153,28 @@ export async function execute(
       if (error.kind === 'connect' || route.idempotent) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);
     } finally {
+      load.outstanding--;
       if (tracked) context.inFlight.delete(instance, tracked);
     }
-    estimateOf(entry).observe(Date.now() - started);
-    const value = decodeBody(response.status, response.contentType, response.body);
-    if (response.status < 200 || response.status > 299) throw new RemoteError(entry.name, call, instance.url + path, response.status, value);
-    return value;
+    const now = Date.now();
+    estimateOf(entry).observe(now - started);
+    observe(load, now - started, now);
+    const status = response.status;
+    if (status >= 500) outliers?.failure(entry, instance);
+    else outliers?.success(instance);
+    const value = decodeBody(status, response.contentType, response.body);
+    if (status >= 200 && status <= 299) return value;
+    const failure = new RemoteError(entry.name, call, instance.url + path, status, value);
+    if (!spare || !context.retryOn.has(status)) throw failure;
+    // Another instance may answer; wait a moment (jittered, so callers do not retry in step).
+    const pause = backoff(attempt);
+    if (now + pause >= deadline) throw failure;
+    lastError = failure;
+    await delay(pause);
+    if (caller?.aborted) throw caller.reason;
   }
+  if (lastError instanceof RemoteError) throw lastError;
+  if (lastError instanceof TransportError && lastError.kind === 'timeout') throw new TimeoutError(entry.name, call, (previous?.url ?? '') + path, timeout);
   const reason = lastError ? `no instance could be reached (${(lastError as Error).message})` : 'no instance is UP';
   throw new ServiceUnavailableError(entry.name, call, reason, context.cluster.table.serviceNames(), lastError);
 }

@@ -20,6 +20,11 @@ export class LatencyEstimate {
     this.#smoothed += (ms - this.#smoothed) / 8;
   }
 
+  /** The smoothed mean in ms (0 before the first answer): where a new instance's cost starts. */
+  mean(): number {
+    return this.#smoothed;
+  }
+
   /**
    * How long one attempt may take before the call moves to another instance: three times the
    * RFC 6298 bound (mean + 4 deviations), at least `floor` ms; undefined until an answer was seen.

@@ -4,6 +4,6 @@ export { Emitter, type InstanceListener } from './emitter.ts';
 export { mountDiscovery } from './intercept.ts';
 export { discoveryHandler, servicesView, type AuthResult, type Guard, type ServicesView } from './router.ts';
 export { serviceKey } from './service-name.ts';
-export { info, type Instance, type ServiceEntry } from './table.ts';
+export { info, type Instance, type MembershipTable, type ServiceEntry } from './table.ts';
 export { DiscoveryTransport, type Authorize } from './transport.ts';
 export type { DiscoveryEvent, InstanceInfo, InstanceStatus } from './types.ts';

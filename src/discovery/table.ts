@@ -15,6 +15,8 @@ export interface Instance {
   status: InstanceStatus;
   lastSeen: number;
   downSince: number;
+  /** Until when calls leave it out of the rotation (outlier ejection); 0 when they do not. */
+  ejectedUntil: number;
 }
 
 /**
@@ -24,7 +26,10 @@ export interface Instance {
 export interface ServiceEntry {
   readonly name: string;
   readonly instances: Instance[];
-  /** The UP instances, rebuilt on change; the client round-robins over it. */
+  /**
+   * The instances calls go to, rebuilt on change: the UP ones that are not ejected, or every UP
+   * one when all of those are ejected (a panic threshold, as Envoy's: never none).
+   */
   up: Instance[];
   cursor: number;
   version: number;
@@ -116,6 +121,7 @@ export class MembershipTable {
       status: 'UP',
       lastSeen: now,
       downSince: 0,
+      ejectedUntil: 0,
     };
     this.#byId.set(instance.id, instance);
     const key = serviceKey(instance.name);
@@ -151,6 +157,25 @@ export class MembershipTable {
     this.#events.emit('down', info(instance));
   }
 
+  /** Takes an instance out of the call rotation until `until` (ms since the epoch). */
+  eject(instance: Instance, until: number): void {
+    if (instance.self || !this.#byId.has(instance.id)) return;
+    const announce = instance.ejectedUntil === 0;
+    instance.ejectedUntil = until;
+    if (!announce) return;
+    this.#changed(instance);
+    this.#events.emit('ejected', info(instance));
+  }
+
+  /** Puts an ejected instance back into the call rotation. */
+  restore(instance: Instance): void {
+    if (instance.ejectedUntil === 0) return;
+    instance.ejectedUntil = 0;
+    if (!this.#byId.has(instance.id)) return;
+    this.#changed(instance);
+    this.#events.emit('restored', info(instance));
+  }
+
   /** Forgets an instance (it left, was replaced, or stayed DOWN too long). */
   remove(id: string): void {
     const instance = this.#byId.get(id);
@@ -172,7 +197,9 @@ export class MembershipTable {
     this.#digest = undefined;
     const entry = this.#services.get(serviceKey(instance.name));
     if (!entry) return;
-    entry.up = entry.instances.filter((candidate) => candidate.status === 'UP');
+    const up = entry.instances.filter((candidate) => candidate.status === 'UP');
+    const usable = up.filter((candidate) => candidate.ejectedUntil === 0);
+    entry.up = usable.length > 0 ? usable : up;
     entry.version++;
   }
 }
@@ -187,5 +214,6 @@ export function info(instance: Instance): InstanceInfo {
     routes: instance.routes,
     self: instance.self,
     lastSeen: instance.lastSeen,
+    ejected: instance.ejectedUntil !== 0,
   };
 }

@@ -19,10 +19,19 @@ export interface InstanceInfo {
   self: boolean;
   /** When it last answered, in ms since the epoch. */
   lastSeen: number;
+  /**
+   * True while this process keeps it out of its call rotation because its calls kept failing
+   * (outlier ejection: 5xx answers, connection failures, timeouts), though it answers pings.
+   */
+  ejected: boolean;
 }
 
-/** The events a handle emits, each with the instance that changed. */
-export type DiscoveryEvent = 'up' | 'down' | 'discovered' | 'removed';
+/**
+ * The events a handle emits, each with the instance that changed: `up`, `down`, `discovered`,
+ * `removed` from membership; `ejected` and `restored` when calls take an instance out of this
+ * process's rotation and put it back.
+ */
+export type DiscoveryEvent = 'up' | 'down' | 'discovered' | 'removed' | 'ejected' | 'restored';
 
 /** The wire protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1;

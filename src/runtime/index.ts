@@ -8,4 +8,4 @@ export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './
 export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto/index.ts';
 export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';
 export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './host/index.ts';
-export { after, every, type Timer } from './timers/index.ts';
+export { after, delay, every, type Timer } from './timers/index.ts';

@@ -65,10 +65,10 @@ describe('discovery', () => {
     expect(await b.micro.services.userService.getUser({ id: 3 })).toEqual({ id: '3', port: second.port });
   });
 
-  it('balances calls across the UP instances of one service', async () => {
+  it('balances calls round-robin across the UP instances of one service with balancer: round-robin', async () => {
     const one = await spawnService('user-service');
     const two = await spawnService('user-service', { peers: [one.url] });
-    const client = await startService('order-service', () => {}, { peers: [one.url] });
+    const client = await startService('order-service', () => {}, { peers: [one.url], balancer: 'round-robin' });
     await waitFor(() => upInstances(client.micro, 'user-service').length === 2, 'two user-service instances');
     const ports = new Set<number>();
     for (let index = 0; index < 10; index++) ports.add(((await client.micro.services.userService.getWhoami()) as { port: number }).port);

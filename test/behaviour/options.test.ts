@@ -39,6 +39,16 @@ describe('options', () => {
     ['logger', { logger: 'console' }],
     ['onServiceUp', { onServiceUp: 'not a function' }],
     ['pingIntervall', { pingIntervall: 100 }],
+    ['balancer', { balancer: 'random' }],
+    ['outlierDetection', { outlierDetection: true }],
+    ['outlierDetection', { outlierDetection: { consecutive: 3 } }],
+    ['outlierDetection.consecutiveFailures', { outlierDetection: { consecutiveFailures: 0 } }],
+    ['outlierDetection.maxEjectionTime', { outlierDetection: { baseEjectionTime: 5000, maxEjectionTime: 1000 } }],
+    ['retryOn', { retryOn: [200] }],
+    ['retryOn', { retryOn: '503' }],
+    ['retryBudget', { retryBudget: [] }],
+    ['retryBudget.ratio', { retryBudget: { ratio: -1 } }],
+    ['retryBudget.minPerSecond', { retryBudget: { minPerSecond: 0.5 } }],
   ])('refuses a bad %s at once, naming it', (option, options) => {
     const error = attempt(options);
     expect(error).toBeInstanceOf(expressMicro.OptionError);

@@ -28,3 +28,11 @@ export function after(ms: number, task: () => void): Timer {
   unref(handle);
   return { stop: () => clearTimeout(handle as ReturnType<typeof setTimeout>) };
 }
+
+/**
+ * Resolves after `ms` milliseconds. Unlike `after`, it holds the process open while it waits:
+ * it is a call's backoff between two attempts, and the call is still running.
+ */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

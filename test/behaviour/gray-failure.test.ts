@@ -1,0 +1,134 @@
+/**
+ * Gray failure on the call path: an instance that is slow, or answers 5xx while it still answers
+ * its pings. Real Express servers on 127.0.0.1, in this process; every load loop is bounded.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExpressMicroOptions, InstanceInfo } from '../../src/index.ts';
+import { startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
+
+afterEach(stopAll);
+
+type Behaviour = { status: number; delay: number };
+
+/** Three (or `count`) user-service instances, each answering GET/POST /users/:id as told, and a caller. */
+async function cluster(behaviours: Behaviour[], options: ExpressMicroOptions) {
+  const hits: number[] = behaviours.map(() => 0);
+  const instances: TestService[] = [];
+  for (const [index, behaviour] of behaviours.entries()) {
+    const answer = (req: { params: { id?: string } }, res: { status(code: number): { json(body: unknown): void } }) => {
+      hits[index]!++;
+      const send = () => res.status(behaviour.status).json({ id: req.params.id, index });
+      if (behaviour.delay > 0) setTimeout(send, behaviour.delay);
+      else send();
+    };
+    instances.push(
+      await startService('user-service', (app) => {
+        app.get('/users/:id', answer);
+        app.post('/users/:id', answer);
+      }, instances.length > 0 ? { peers: [instances[0]!.url] } : {}),
+    );
+  }
+  const client = await startService('order-service', () => {}, { peers: [instances[0]!.url], ...options });
+  await waitFor(() => upInstances(client.micro, 'user-service').length === behaviours.length, 'every user-service instance UP');
+  const urls = instances.map((instance) => instance.url);
+  return { client, hits, urls, getUser: client.micro.services.userService.getUser!, createUser: client.micro.services.userService.createUser! };
+}
+
+/** `total` calls, `parallel` at a time; counts what failed. */
+async function load(call: (index: number) => Promise<unknown>, total: number, parallel: number): Promise<{ failed: number; errors: unknown[] }> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async () => {
+    while (next < total) {
+      const index = next++;
+      await call(index).catch((error: unknown) => errors.push(error));
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return { failed: errors.length, errors };
+}
+
+const healthy: Behaviour = { status: 200, delay: 0 };
+
+describe('a slow instance', () => {
+  const slow: Behaviour = { status: 200, delay: 20 };
+
+  it('gets a small share with the default balancer (two choices, latency × outstanding)', async () => {
+    const { hits, getUser } = await cluster([healthy, healthy, slow], { outlierDetection: false });
+    const { failed } = await load((index) => getUser({ id: index }), 300, 4);
+    expect(failed).toBe(0);
+    const share = hits[2]! / 300;
+    console.info(`slow instance share: ${share.toFixed(3)} (round-robin would give 0.333)`);
+    expect(share).toBeLessThan(0.15);
+  }, 20_000);
+
+  it('gets its third with round-robin (what the default avoids)', async () => {
+    const { hits, getUser } = await cluster([healthy, healthy, slow], { outlierDetection: false, balancer: 'round-robin' });
+    await load((index) => getUser({ id: index }), 300, 4);
+    expect(hits[2]! / 300).toBeGreaterThan(0.3);
+  }, 20_000);
+});
+
+describe('an instance that answers 500 but passes its pings', () => {
+  const broken: Behaviour = { status: 500, delay: 0 };
+
+  it('is ejected after consecutive failures, shown in peers() and events, and restored when its time is up', async () => {
+    const { client, urls, getUser } = await cluster([healthy, healthy, broken], {
+      outlierDetection: { consecutiveFailures: 3, baseEjectionTime: 400 },
+    });
+    const events: string[] = [];
+    const record = (kind: string) => (instance: InstanceInfo) => events.push(`${kind} ${instance.url}`);
+    client.micro.on('ejected', record('ejected')).on('restored', record('restored'));
+    const { failed } = await load((index) => getUser({ id: index }), 200, 1);
+    // At most the three in a row that eject it, and three more if it came back mid-run.
+    expect(failed).toBeLessThanOrEqual(6);
+    expect(events[0]).toBe(`ejected ${urls[2]}`);
+    await waitFor(() => events.includes(`restored ${urls[2]}`), 'the broken instance restored', 5000);
+    const view = client.micro.peers().find((peer) => peer.url === urls[2]);
+    expect(view).toMatchObject({ status: 'UP', ejected: false });
+  }, 20_000);
+
+  it('fails a third of the calls without ejection (what ejection prevents)', async () => {
+    const { getUser } = await cluster([healthy, healthy, broken], { outlierDetection: false, balancer: 'round-robin' });
+    const { failed } = await load((index) => getUser({ id: index }), 200, 1);
+    expect(failed).toBeGreaterThanOrEqual(66);
+    expect(failed).toBeLessThanOrEqual(67);
+  }, 20_000);
+
+  it('never ejects more than half of a service: with both instances broken, one stays', async () => {
+    const { client, getUser } = await cluster([broken, broken], { outlierDetection: { consecutiveFailures: 2, baseEjectionTime: 60_000 } });
+    const { errors } = await load((index) => getUser({ id: index }), 40, 1);
+    expect(errors).toHaveLength(40);
+    for (const error of errors) expect(error).toMatchObject({ name: 'RemoteError', status: 500 });
+    expect(client.micro.peers().filter((peer) => peer.service === 'user-service' && peer.ejected)).toHaveLength(1);
+  }, 20_000);
+});
+
+describe('retries on 502, 503 and 504', () => {
+  const unavailable: Behaviour = { status: 503, delay: 0 };
+
+  it('move an idempotent call to another instance, and never a POST', async () => {
+    const { hits, getUser, createUser } = await cluster([unavailable, healthy], { outlierDetection: false, balancer: 'round-robin' });
+    const gets = await load((index) => getUser({ id: index }), 40, 1);
+    expect(gets.failed).toBe(0);
+    const before = [...hits];
+    const posts = await load((index) => createUser({ id: index, name: 'x' }), 40, 1);
+    expect(posts.failed).toBe(20); // round-robin sends half to the 503 instance, and they are not retried
+    expect(hits[0]! - before[0]! + hits[1]! - before[1]!).toBe(40);
+  }, 20_000);
+
+  it('are capped by the retry budget when every instance fails', async () => {
+    const calls = 300;
+    const capped = await cluster([unavailable, unavailable, unavailable], { outlierDetection: false, retries: 2, retryBudget: { ratio: 0.2, minPerSecond: 1 } });
+    await load((index) => capped.getUser({ id: index }), calls, 4);
+    const sent = capped.hits.reduce((sum, count) => sum + count, 0);
+    // 300 first attempts, plus at most 20% of them and 1 a second over the 10 s window.
+    expect(sent).toBeGreaterThanOrEqual(calls);
+    expect(sent).toBeLessThanOrEqual(calls + 0.2 * calls + 10);
+    await stopAll();
+
+    const uncapped = await cluster([unavailable, unavailable, unavailable], { outlierDetection: false, retries: 2, retryBudget: false });
+    await load((index) => uncapped.getUser({ id: index }), calls, 4);
+    expect(uncapped.hits.reduce((sum, count) => sum + count, 0)).toBe(3 * calls);
+  }, 30_000);
+});
