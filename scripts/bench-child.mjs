@@ -6,7 +6,9 @@
 //   {event:'ready', port, id, at}    listening, and express-micro has started
 //   {event:'converged', at}          it sees BENCH_CHILD_EXPECT other instances UP
 //   {event:'stats', rss, heapUsed, discovery, cpu, at}   answer to the stdin command "stats"
-// stdin commands, one a line: "go" (listen), "stats". It exits when stdin closes.
+// stdin commands, one a line: "go" (listen), "stats", "mode <status> <delay ms>" (how GET
+// /users/:id answers from now on: "mode 200 20" is a slow instance, "mode 500 0" a broken one).
+// It exits when stdin closes.
 import express from 'express';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
@@ -28,8 +30,11 @@ app.use('/_discovery', (_request, _response, next) => {
 });
 const micro = expressMicro(app, options);
 let port = 0;
+const mode = { status: 200, delay: 0 };
 app.get('/users/:id', (request, response) => {
-  response.json({ id: request.params.id, name: 'Ada Lovelace', email: 'ada@example.com', port });
+  const answer = () => response.status(mode.status).json({ id: request.params.id, name: 'Ada Lovelace', email: 'ada@example.com', port });
+  if (mode.delay > 0) setTimeout(answer, mode.delay);
+  else answer();
 });
 
 const up = new Set();
@@ -67,6 +72,12 @@ process.stdin.on('data', (chunk) => {
     const command = input.slice(0, newline).trim();
     input = input.slice(newline + 1);
     if (command === 'go') void go();
+    else if (command.startsWith('mode ')) {
+      const [, status, delay] = command.split(' ');
+      mode.status = Number(status);
+      mode.delay = Number(delay);
+      send({ event: 'mode', status: mode.status, delay: mode.delay });
+    }
     else if (command === 'stats') {
       const memory = process.memoryUsage();
       send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, cpu: process.cpuUsage(), up: up.size, at: wall() });
