@@ -1,4 +1,4 @@
-import { createServices, InFlight, OutlierDetector, type Services } from './client/index.ts';
+import { createServices, Deadlines, InFlight, OutlierDetector, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
@@ -111,7 +111,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
         },
     bodyMatches,
   };
-  mountDiscovery(app, discoveryHandler(cluster, guard));
+  // Requests that arrive with a deadline (x-micro-timeout) are served under it: the calls their
+  // handlers make inherit what is left.
+  const deadlines = new Deadlines();
+  mountDiscovery(app, discoveryHandler(cluster, guard), (request, next) => deadlines.within(request, next));
 
   let closing: Promise<void> | undefined;
   let host = settings.host;
@@ -207,6 +210,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     outliers,
     retryOn: new Set(settings.retryOn),
     retryBudget: settings.retryBudget,
+    deadlines,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
     },

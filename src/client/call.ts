@@ -2,6 +2,7 @@ import type { Cluster, Instance, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
 import { delay, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
 import { loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
+import { DEADLINE_HEADER, type Deadlines } from './deadline.ts';
 import type { InFlight } from './in-flight.ts';
 import { LatencyEstimate } from './latency.ts';
 import type { OutlierDetector } from './outlier.ts';
@@ -30,15 +31,28 @@ export interface CallContext {
   readonly retryOn: ReadonlySet<number>;
   /** The cap on retries per service; false when lifted. */
   readonly retryBudget: RetryBudgetSettings | false;
+  /** The deadline of the request being served, which calls made for it inherit. */
+  readonly deadlines: Deadlines;
 }
 
-const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-
-function headersFor(context: CallContext, route: CompiledRoute, instance: Instance, path: string, body: string | undefined, options: CallOptions | undefined): Record<string, string> {
-  const base = route.sendsBody ? JSON_HEADERS : NO_HEADERS;
-  if (!context.sign && !options?.headers) return base as Record<string, string>;
-  return { ...options?.headers, ...base, ...context.sign?.(route.method, path, body, instance.id) };
+function headersFor(
+  context: CallContext,
+  route: CompiledRoute,
+  instance: Instance,
+  path: string,
+  body: string | undefined,
+  options: CallOptions | undefined,
+  left: number,
+): Record<string, string> {
+  // The callee learns how long it has (and passes it on to the calls it makes in turn).
+  const remaining = String(Math.max(1, Math.floor(left)));
+  if (!context.sign && !options?.headers) {
+    return route.sendsBody ? { 'content-type': 'application/json', [DEADLINE_HEADER]: remaining } : { [DEADLINE_HEADER]: remaining };
+  }
+  const headers: Record<string, string> = { ...options?.headers, ...context.sign?.(route.method, path, body, instance.id) };
+  if (route.sendsBody) headers['content-type'] = 'application/json';
+  headers[DEADLINE_HEADER] = remaining;
+  return headers;
 }
 
 /** The least an automatic per-attempt timeout allows, so a fast service's jitter is not a failure. */
@@ -100,7 +114,14 @@ export async function execute(
   const timeout = options?.timeout ?? context.timeout;
   // The timeout bounds the whole call: a retry gets what is left of it, not a fresh one.
   const begun = Date.now();
-  const deadline = begun + timeout;
+  let deadline = begun + timeout;
+  // A call made while serving a request ends no later than that request's own deadline.
+  const inherited = context.deadlines.current();
+  if (inherited !== undefined && inherited < deadline) {
+    if (inherited <= begun) throw new TimeoutError(entry.name, call, path, 0, true);
+    deadline = inherited;
+  }
+  const allowed = deadline - begun;
   const attempts = 1 + context.retries;
   const caller = options?.signal;
   const budget = budgetOf(context, entry);
@@ -114,8 +135,8 @@ export async function execute(
     if (attempt > 0 && budget && !budget.withdraw(Date.now())) break; // the budget is spent: no retry storm
     previous = instance;
     const started = Date.now();
-    const left = attempt === 0 ? timeout : deadline - started;
-    if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, timeout);
+    const left = attempt === 0 ? allowed : deadline - started;
+    if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
     // Only an idempotent attempt with somewhere else to go gets its own limit and can be re-issued.
     const spare = route.idempotent && attempt < attempts - 1 && entry.up.length > 1;
     const perAttempt = spare ? attemptLimit(context, entry) : undefined;
@@ -129,7 +150,7 @@ export async function execute(
         origin: instance.url,
         path,
         method: route.method,
-        headers: headersFor(context, route, instance, path, body, options),
+        headers: headersFor(context, route, instance, path, body, options, limited ? perAttempt : left),
         body,
         timeout: limited ? perAttempt : left,
         signal: tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller,
@@ -144,7 +165,7 @@ export async function execute(
       outliers?.failure(entry, instance);
       if (error.kind === 'timeout') {
         observe(load, Date.now() - started, Date.now()); // as slow as we know it to be, at least
-        if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, timeout);
+        if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
         lastError = error; // this attempt is slow; another instance may not be
         continue;
       }
@@ -174,7 +195,7 @@ export async function execute(
     if (caller?.aborted) throw caller.reason;
   }
   if (lastError instanceof RemoteError) throw lastError;
-  if (lastError instanceof TransportError && lastError.kind === 'timeout') throw new TimeoutError(entry.name, call, (previous?.url ?? '') + path, timeout);
+  if (lastError instanceof TransportError && lastError.kind === 'timeout') throw new TimeoutError(entry.name, call, (previous?.url ?? '') + path, allowed);
   const reason = lastError ? `no instance could be reached (${(lastError as Error).message})` : 'no instance is UP';
   throw new ServiceUnavailableError(entry.name, call, reason, context.cluster.table.serviceNames(), lastError);
 }

@@ -17,9 +17,10 @@ function isDiscovery(url: string): boolean {
  * middleware. A rate limiter would otherwise throttle pings (peers then go DOWN), a request
  * logger would log every one, and a catch-all 404 mounted first would hide the endpoints. See
  * docs/ARCHITECTURE.md, "Discovery". Paths under `/_discovery` that are not endpoints
- * go on to the app as before. Apps without `handle` get an ordinary `app.use` mount.
+ * go on to the app as before. Apps without `handle` get an ordinary `app.use` mount (and no
+ * `around`: their requests carry no deadline context).
  */
-export function mountDiscovery(app: ExpressApp, handler: Middleware): void {
+export function mountDiscovery(app: ExpressApp, handler: Middleware, around?: (request: IncomingRequest, next: () => unknown) => unknown): void {
   const original = app.handle as Handle | undefined;
   if (typeof original !== 'function') {
     app.use(PREFIX, handler);
@@ -27,7 +28,10 @@ export function mountDiscovery(app: ExpressApp, handler: Middleware): void {
   }
   app.handle = function handleDiscoveryFirst(this: unknown, request: IncomingRequest, response: OutgoingResponse, callback?: unknown): unknown {
     const url = request.url;
-    if (!isDiscovery(url)) return original.call(this, request, response, callback);
+    if (!isDiscovery(url)) {
+      // `around` runs the app's handling in the request's context (its deadline).
+      return around ? around(request, () => original.call(this, request, response, callback)) : original.call(this, request, response, callback);
+    }
     // As `app.use('/_discovery', …)` would: the handler sees the path below the prefix.
     request.originalUrl ??= url;
     request.url = url.slice(PREFIX.length) || '/';
