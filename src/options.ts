@@ -70,6 +70,13 @@ export interface ExpressMicroOptions {
    * a second; `false` lifts the cap. Default: `{ ratio: 0.2, minPerSecond: 10 }`.
    */
   retryBudget?: { ratio?: number; minPerSecond?: number } | false;
+  /**
+   * Hedge idempotent calls: when the first instance has not answered within the service's
+   * observed p95 latency, also ask another and take the first answer (the other is cancelled).
+   * Costs up to ~5% more requests; paid from the retry budget. A call's own `hedge` wins.
+   * Default: false.
+   */
+  hedge?: boolean;
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
   /** Called when an instance comes UP (same as `on('up', …)`). */
@@ -99,6 +106,7 @@ export interface ResolvedOptions {
   outlierDetection: { consecutiveFailures: number; baseEjectionTime: number; maxEjectionTime: number } | false;
   retryOn: number[];
   retryBudget: { ratio: number; minPerSecond: number } | false;
+  hedge: boolean;
   logger: Logger;
   onServiceUp: ((instance: InstanceInfo) => void) | undefined;
   onServiceDown: ((instance: InstanceInfo) => void) | undefined;
@@ -107,7 +115,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'ipWhitelist',
   'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget',
-  'logger', 'onServiceUp', 'onServiceDown',
+  'hedge', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -132,6 +140,12 @@ function attemptTimeout(value: unknown): number | 'auto' | false {
   if (value === false) return false;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
   throw new OptionError('attemptTimeout', `must be 'auto', false or an integer ≥ 1 (ms), got ${JSON.stringify(value)}`);
+}
+
+function flag(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new OptionError(name, `must be true or false, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function balancer(value: unknown): 'p2c' | 'round-robin' {
@@ -257,6 +271,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     outlierDetection: outlierDetection(given.outlierDetection),
     retryOn: retryOn(given.retryOn),
     retryBudget: retryBudget(given.retryBudget),
+    hedge: flag('hedge', given.hedge, false),
     logger: logger === false ? silent : (logger ?? consoleLogger),
     onServiceUp: given.onServiceUp,
     onServiceDown: given.onServiceDown,

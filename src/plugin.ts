@@ -211,6 +211,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     retryOn: new Set(settings.retryOn),
     retryBudget: settings.retryBudget,
     deadlines,
+    hedge: settings.hedge,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
     },

@@ -1,6 +1,6 @@
 import type { Cluster, Instance, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
-import { delay, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
+import { after, delay, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
 import { loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
 import { DEADLINE_HEADER, type Deadlines } from './deadline.ts';
 import type { InFlight } from './in-flight.ts';
@@ -33,6 +33,8 @@ export interface CallContext {
   readonly retryBudget: RetryBudgetSettings | false;
   /** The deadline of the request being served, which calls made for it inherit. */
   readonly deadlines: Deadlines;
+  /** Whether idempotent calls hedge by default (the `hedge` option; a call's own option wins). */
+  readonly hedge: boolean;
 }
 
 function headersFor(
@@ -77,6 +79,64 @@ function budgetOf(context: CallContext, entry: ServiceEntry): RetryBudget | unde
 
 function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undefined): Instance | undefined {
   return context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimateOf(entry).mean()) : pickRoundRobin(entry, avoid);
+}
+
+/** Why the slower of two hedged requests was cancelled. */
+const HEDGE_LOST: Error = new Error('express-micro: another instance answered this hedged call first');
+
+type Answer = { response: HttpResponse; answered: Instance };
+
+/** One request of a hedged call, counted in its instance's outstanding requests. */
+async function sendTo(
+  context: CallContext,
+  route: CompiledRoute,
+  target: Instance,
+  path: string,
+  body: string | undefined,
+  options: CallOptions | undefined,
+  timeout: number,
+  signal: AbortSignal,
+): Promise<Answer> {
+  const load = loadOf(target);
+  load.outstanding++;
+  try {
+    const response = await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout), body, timeout, signal });
+    return { response, answered: target };
+  } finally {
+    load.outstanding--;
+  }
+}
+
+/**
+ * Sends `send(instance)`; if it has not answered after `wait` ms, also sends `send(other)` and
+ * takes whichever answers first, cancelling the other (Dean and Barroso's hedged requests). A
+ * failure of the first before the hedge goes out is thrown as it is; once both are out, the
+ * call fails only if both do (with the first's error).
+ */
+async function hedged(send: (target: Instance, cancel: AbortSignal) => Promise<Answer>, instance: Instance, wait: number, other: () => Instance | undefined): Promise<Answer> {
+  const firstCancel = new AbortController();
+  const first = send(instance, firstCancel.signal);
+  let timer: { stop(): void } | undefined;
+  const fired = new Promise<'hedge'>((resolve) => (timer = after(wait, () => resolve('hedge'))));
+  const early = await Promise.race([first, fired]).catch((error: unknown) => {
+    timer?.stop();
+    throw error;
+  });
+  if (early !== 'hedge') {
+    timer?.stop();
+    return early;
+  }
+  const target = other();
+  if (!target || target === instance) return first;
+  const secondCancel = new AbortController();
+  const second = send(target, secondCancel.signal);
+  try {
+    const winner = await Promise.any([first, second]);
+    (winner.answered === instance ? secondCancel : firstCancel).abort(HEDGE_LOST);
+    return winner;
+  } catch {
+    return first; // both failed: report the first instance's failure
+  }
 }
 
 /** Full-jitter backoff before the n-th retry after an answer (25 ms doubling, at most 250 ms). */
@@ -142,19 +202,35 @@ export async function execute(
     const perAttempt = spare ? attemptLimit(context, entry) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
     const tracked = spare ? context.inFlight.add(instance) : undefined;
-    const load = loadOf(instance);
-    load.outstanding++;
+    const attemptLeft = limited ? perAttempt : left;
+    const signal = tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller;
+    // Hedging: idempotent, another instance to ask, a p95 to wait, and a retry the budget allows.
+    const wait = spare && (options?.hedge ?? context.hedge) ? estimateOf(entry).p95() : undefined;
     let response: HttpResponse;
+    let answered = instance;
     try {
-      response = await context.http.request({
-        origin: instance.url,
-        path,
-        method: route.method,
-        headers: headersFor(context, route, instance, path, body, options, limited ? perAttempt : left),
-        body,
-        timeout: limited ? perAttempt : left,
-        signal: tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller,
-      });
+      if (wait !== undefined && wait < attemptLeft) {
+        const send = (target: Instance, cancel: AbortSignal): Promise<Answer> =>
+          sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel);
+        const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, instance) : undefined);
+        ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
+      } else {
+        const load = loadOf(instance);
+        load.outstanding++;
+        try {
+          response = await context.http.request({
+            origin: instance.url,
+            path,
+            method: route.method,
+            headers: headersFor(context, route, instance, path, body, options, attemptLeft),
+            body,
+            timeout: attemptLeft,
+            signal,
+          });
+        } finally {
+          load.outstanding--;
+        }
+      }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
       if (error.kind === 'abort') {
@@ -164,7 +240,7 @@ export async function execute(
       }
       outliers?.failure(entry, instance);
       if (error.kind === 'timeout') {
-        observe(load, Date.now() - started, Date.now()); // as slow as we know it to be, at least
+        observe(loadOf(instance), Date.now() - started, Date.now()); // as slow as we know it to be, at least
         if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
         lastError = error; // this attempt is slow; another instance may not be
         continue;
@@ -174,18 +250,17 @@ export async function execute(
       if (error.kind === 'connect' || route.idempotent) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);
     } finally {
-      load.outstanding--;
       if (tracked) context.inFlight.delete(instance, tracked);
     }
     const now = Date.now();
     estimateOf(entry).observe(now - started);
-    observe(load, now - started, now);
+    observe(loadOf(answered), now - started, now);
     const status = response.status;
-    if (status >= 500) outliers?.failure(entry, instance);
-    else outliers?.success(instance);
+    if (status >= 500) outliers?.failure(entry, answered);
+    else outliers?.success(answered);
     const value = decodeBody(status, response.contentType, response.body);
     if (status >= 200 && status <= 299) return value;
-    const failure = new RemoteError(entry.name, call, instance.url + path, status, value);
+    const failure = new RemoteError(entry.name, call, answered.url + path, status, value);
     if (!spare || !context.retryOn.has(status)) throw failure;
     // Another instance may answer; wait a moment (jittered, so callers do not retry in step).
     const pause = backoff(attempt);

@@ -9,6 +9,12 @@ export interface CallOptions {
   timeout?: number;
   /** Aborts the call; it then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * For an idempotent call: when the first instance has not answered within the service's
+   * observed p95 latency, also ask another, take the first answer, cancel the other. Overrides
+   * the `hedge` option.
+   */
+  hedge?: boolean;
 }
 
 /**

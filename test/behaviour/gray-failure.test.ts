@@ -132,3 +132,51 @@ describe('retries on 502, 503 and 504', () => {
     expect(uncapped.hits.reduce((sum, count) => sum + count, 0)).toBe(3 * calls);
   }, 30_000);
 });
+
+describe('hedging (opt-in)', () => {
+  /** Two instances; `stall.on` makes the second hold every answer until the test ends. */
+  async function stallingPair(options: ExpressMicroOptions) {
+    const stall = { on: false, held: [] as Array<() => void> };
+    let hits = 0;
+    const first = await startService('user-service', (app) => app.get('/users/:id', (req, res) => res.json({ id: req.params.id, by: 'first' })));
+    const second = await startService('user-service', (app) => {
+      app.get('/users/:id', (req, res) => {
+        hits++;
+        const answer = () => res.json({ id: req.params.id, by: 'second' });
+        if (stall.on) stall.held.push(answer);
+        else answer();
+      });
+    }, { peers: [first.url] });
+    const client = await startService('order-service', () => {}, { peers: [first.url], balancer: 'round-robin', attemptTimeout: false, outlierDetection: false, ...options });
+    await waitFor(() => upInstances(client.micro, 'user-service').length === 2, 'both user-service instances UP');
+    const getUser = client.micro.services.userService.getUser!;
+    // Enough answers for a p95 to hedge on.
+    for (let index = 0; index < 20; index++) await getUser({ id: index });
+    stall.on = true;
+    const release = () => stall.held.splice(0).forEach((answer) => answer());
+    return { getUser, stall, release, hits: () => hits, second };
+  }
+
+  it('answers from another instance when the first stalls past the p95', async () => {
+    const pair = await stallingPair({ hedge: true, timeout: 2000 });
+    try {
+      const { failed } = await load((index) => pair.getUser({ id: index }), 10, 1);
+      expect(failed).toBe(0);
+      expect(pair.stall.held.length).toBeGreaterThanOrEqual(4); // half the calls went to the stalled one first
+    } finally {
+      pair.release();
+    }
+  }, 20_000);
+
+  it('does not hedge unless asked (the stalled calls time out), and a call can ask on its own', async () => {
+    const pair = await stallingPair({ timeout: 300 });
+    try {
+      const { failed } = await load((index) => pair.getUser({ id: index }), 10, 1);
+      expect(failed).toBeGreaterThanOrEqual(4);
+      const asked = await load((index) => pair.getUser({ id: index }, { hedge: true, timeout: 2000 }), 10, 1);
+      expect(asked.failed).toBe(0);
+    } finally {
+      pair.release();
+    }
+  }, 20_000);
+});

@@ -49,6 +49,7 @@ describe('options', () => {
     ['retryBudget', { retryBudget: [] }],
     ['retryBudget.ratio', { retryBudget: { ratio: -1 } }],
     ['retryBudget.minPerSecond', { retryBudget: { minPerSecond: 0.5 } }],
+    ['hedge', { hedge: 'yes' }],
   ])('refuses a bad %s at once, naming it', (option, options) => {
     const error = attempt(options);
     expect(error).toBeInstanceOf(expressMicro.OptionError);
