@@ -199,8 +199,10 @@ async function main() {
   );
 
   const micro = summary.get('express-micro');
+  // Node's baseline is the same undici pool the library uses: its calls must cost what it costs.
+  const p50Target = runtime === 'node' ? 1.05 : 1.1;
   const checks = [
-    { target: `p50 ≤ 1.10× ${baseline}`, value: micro.p50Ratio, ok: micro.p50Ratio <= 1.1 },
+    { target: `p50 ≤ ${p50Target.toFixed(2)}× ${baseline}`, value: micro.p50Ratio, ok: micro.p50Ratio <= p50Target },
     { target: `throughput ≥ 0.90× ${baseline}`, value: micro.rpsRatio, ok: micro.rpsRatio >= 0.9 },
     { target: 'no failed calls', value: micro.errors, ok: micro.errors === 0, plain: true },
   ];
