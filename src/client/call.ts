@@ -86,7 +86,7 @@ const HEDGE_LOST: Error = new Error('express-micro: another instance answered th
 
 type Answer = { response: HttpResponse; answered: Instance };
 
-/** One request of a hedged call, counted in its instance's outstanding requests. */
+/** One request to `target`, counted in its outstanding requests while it runs (the balancer's load). */
 async function sendTo(
   context: CallContext,
   route: CompiledRoute,
@@ -95,13 +95,12 @@ async function sendTo(
   body: string | undefined,
   options: CallOptions | undefined,
   timeout: number,
-  signal: AbortSignal,
-): Promise<Answer> {
+  signal: AbortSignal | undefined,
+): Promise<HttpResponse> {
   const load = loadOf(target);
   load.outstanding++;
   try {
-    const response = await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout), body, timeout, signal });
-    return { response, answered: target };
+    return await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout), body, timeout, signal });
   } finally {
     load.outstanding--;
   }
@@ -211,25 +210,11 @@ export async function execute(
     try {
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> =>
-          sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel);
+          sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel).then((answer) => ({ response: answer, answered: target }));
         const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, instance) : undefined);
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        const load = loadOf(instance);
-        load.outstanding++;
-        try {
-          response = await context.http.request({
-            origin: instance.url,
-            path,
-            method: route.method,
-            headers: headersFor(context, route, instance, path, body, options, attemptLeft),
-            body,
-            timeout: attemptLeft,
-            signal,
-          });
-        } finally {
-          load.outstanding--;
-        }
+        response = await sendTo(context, route, instance, path, body, options, attemptLeft, signal);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
