@@ -27,12 +27,23 @@ export interface ExpressMicroOptions {
   host?: string;
   /** Seed peers to register with, as `http://host:port` URLs. Default: none. */
   peers?: string[];
-  /** Milliseconds between health checks of every known instance. Default: 5000. */
+  /**
+   * Milliseconds between two probe rounds: each round this instance probes one member (so each
+   * member is probed about once per interval by someone, whatever the cluster's size). Default: 5000.
+   */
   pingInterval?: number;
-  /** Milliseconds a health check may take before it counts as failed. Default: half of `pingInterval`, at most 2000. */
+  /** Milliseconds a probe may take before it counts as unanswered. Default: half of `pingInterval`, at most 2000. */
   pingTimeout?: number;
   /** Milliseconds an instance may stay DOWN before it is forgotten. Default: 12 × `pingInterval`. */
   forgetAfter?: number;
+  /** How many other members are asked to probe a member that did not answer, before it is suspected. Default: 3. */
+  indirectChecks?: number;
+  /**
+   * Scales how long a suspected member has to refute the suspicion before it is DOWN:
+   * `suspicionMultiplier × max(1, log10 N) × pingInterval` when several members agree, up to 6×
+   * that when one suspects alone. Default: 4.
+   */
+  suspicionMultiplier?: number;
   /** Addresses and CIDR ranges (IPv4 and IPv6) allowed to use `/_discovery`. Default: everyone. */
   ipWhitelist?: string[];
   /** Sign every request this plugin sends with HMAC and refuse unsigned discovery requests. Default: false. */
@@ -96,6 +107,8 @@ export interface ResolvedOptions {
   pingInterval: number;
   pingTimeout: number;
   forgetAfter: number;
+  indirectChecks: number;
+  suspicionMultiplier: number;
   ipWhitelist: string[];
   enableHmac: boolean;
   secret: string | undefined;
@@ -113,7 +126,7 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = new Set([
-  'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'ipWhitelist',
+  'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
   'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget',
   'hedge', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
@@ -261,6 +274,8 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     pingInterval,
     pingTimeout,
     forgetAfter,
+    indirectChecks: positiveInteger('indirectChecks', given.indirectChecks, 3, 0),
+    suspicionMultiplier: positiveInteger('suspicionMultiplier', given.suspicionMultiplier, 4, 1),
     ipWhitelist: given.ipWhitelist ?? [],
     enableHmac: given.enableHmac ?? false,
     secret: given.secret,

@@ -92,7 +92,16 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
 
   const http = createHttpClient();
   const cluster = new Cluster(
-    { name: settings.serviceName, peers: settings.peers, pingInterval: settings.pingInterval, pingTimeout: settings.pingTimeout, forgetAfter: settings.forgetAfter, logger: settings.logger },
+    {
+      name: settings.serviceName,
+      peers: settings.peers,
+      pingInterval: settings.pingInterval,
+      pingTimeout: settings.pingTimeout,
+      forgetAfter: settings.forgetAfter,
+      indirectChecks: settings.indirectChecks,
+      suspicionMultiplier: settings.suspicionMultiplier,
+      logger: settings.logger,
+    },
     new DiscoveryTransport(http, authorize),
     () => readRoutes(app),
   );
@@ -185,9 +194,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Nobody has to await `ready`: an unobserved rejection must not crash the process.
   ready.catch(() => {});
 
-  // Idempotent calls waiting on an instance that goes DOWN (or away) move to another at once.
+  // Idempotent calls waiting on an instance that is suspected, goes DOWN or away move to another at once.
   const inFlight = new InFlight();
   const reissue = (instance: InstanceInfo): void => inFlight.reissue(instance.id);
+  cluster.events.on('suspect', reissue);
   cluster.events.on('down', reissue);
   cluster.events.on('removed', reissue);
 

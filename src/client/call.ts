@@ -230,7 +230,7 @@ export async function execute(
         lastError = error; // this attempt is slow; another instance may not be
         continue;
       }
-      context.cluster.suspect(instance);
+      context.cluster.unreachable(instance);
       lastError = error;
       if (error.kind === 'connect' || route.idempotent) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);

@@ -1,11 +1,26 @@
 import type { Logger } from '../options.ts';
 import type { RouteDescriptor } from '../routes/index.ts';
-import { every, sha256Hex, randomHex, type Timer } from '../runtime/index.ts';
+import { randomHex, resolveAddresses, sha256Hex, type Timer } from '../runtime/index.ts';
+import { Broadcasts } from './broadcasts.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { Emitter } from './emitter.ts';
-import { MembershipTable, type Instance } from './table.ts';
-import { PeerAnswerError, type DiscoveryTransport } from './transport.ts';
-import { PROTOCOL_VERSION, type Descriptor, type Member, type PingAnswer, type PingMessage, type RegisterMessage } from './types.ts';
-import { parsePingAnswer, parseRegister } from './validate.ts';
+import { LocalHealth } from './local-health.ts';
+import { minimumSuspicion, Suspicion } from './suspicion.ts';
+import { MembershipTable, state, type Instance } from './table.ts';
+import { PeerAnswerError } from './transport.ts';
+import {
+  PROTOCOL_VERSION,
+  type DescribeMessage,
+  type Descriptor,
+  type GossipMessage,
+  type MemberState,
+  type PingAnswer,
+  type PingMessage,
+  type PingRequestAnswer,
+  type PingRequestMessage,
+  type RegisterMessage,
+} from './types.ts';
+import { parseDescribe, parseGossip, parsePingAnswer, parsePingRequestAnswer, parseRegister } from './validate.ts';
 
 /** What the cluster needs to know, taken from the resolved options. */
 export interface ClusterSettings {
@@ -14,49 +29,102 @@ export interface ClusterSettings {
   pingInterval: number;
   pingTimeout: number;
   forgetAfter: number;
+  /** How many members are asked to probe a member that did not answer (SWIM's k). */
+  indirectChecks: number;
+  /** Scales the suspicion timeout (memberlist's SuspicionMult). */
+  suspicionMultiplier: number;
   logger: Logger;
+  /** The simulation's: a fixed id, a virtual clock, a seeded random source, a resolver. */
+  id?: string;
+  clock?: Clock;
+  random?: () => number;
+  resolve?: (hostname: string) => Promise<string[]>;
+}
+
+/** Sends one discovery request and returns the parsed JSON answer; throws on failure. */
+export interface DiscoveryClient {
+  post(origin: string, path: string, payload: unknown, timeout: number): Promise<unknown>;
 }
 
 /** How long this instance's own routes are cached before they are read from the app again. */
 const ROUTES_TTL = 1000;
+/** News items riding on one message. */
+const PIGGYBACK = 8;
+/** How many members urgent news (a suspicion, a death, a refutation, a leave) is pushed to at once. */
+const FANOUT = 3;
+/** Push-pull with one random member every this many rounds (more above 32 members). */
+const PUSH_PULL_ROUNDS = 10;
+/** Descriptor fetches (`describe`) in flight at once: a joiner of a large cluster fetches many. */
+const DESCRIBE_CONCURRENCY = 8;
+/** Up to this many members, a leaver tells each; above, a few, and gossip does the rest. */
+const TELL_ALL_ON_LEAVE = 32;
+
+type ProbeResult = 'ack' | 'fail' | 'gone';
 
 /**
- * One instance's view of the cluster and the work that keeps it true: joining through the seed
- * peers, answering and sending register/ping/leave, and the periodic health round. The flows are
- * described in docs/ARCHITECTURE.md, "Discovery".
+ * One instance's view of the cluster and the SWIM membership protocol that keeps it true:
+ * joining through the seeds, probing one member per round (directly, then through k others),
+ * suspicion with refutation, gossip of every change, push-pull sync, leave. The flows are
+ * described in docs/ARCHITECTURE.md, "Membership".
  */
 export class Cluster {
-  readonly id: string = randomHex(8);
+  readonly id: string;
   readonly events: Emitter;
   readonly table: MembershipTable;
   /** Settles when the first join round with the seed peers has finished. */
   readonly ready: Promise<void>;
 
   readonly #settings: ClusterSettings;
-  readonly #transport: DiscoveryTransport;
+  readonly #client: DiscoveryClient;
   readonly #readRoutes: () => RouteDescriptor[];
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #broadcasts = new Broadcasts();
+  readonly #health = new LocalHealth();
+  readonly #suspicions = new Map<string, Suspicion>();
   readonly #exchanges = new Map<string, Promise<void>>();
-  readonly #pinging = new Set<string>();
-  readonly #refusedBy = new Set<string>();
+  readonly #urgent = new Set<string>();
   /**
-   * Instances that said they were leaving, by id, with when. An answer already on its way (a
-   * register exchange in flight, a member list from a peer that has not heard yet) must not bring
-   * a departed instance back UP; ids are kept for `forgetAfter`, then dropped.
+   * Members this instance's last probe could not reach, even through others. Their own word (a
+   * refutation) does not bring them back here: being reached by a member does not prove it can
+   * be reached (a half-broken one would flap every round). A probe from here that succeeds does.
+   */
+  readonly #unreachable = new Set<string>();
+  readonly #refusedBy = new Set<string>();
+  readonly #warned = new Set<string>();
+  /**
+   * Instances that said they were leaving, by id, with when. News already on its way must not
+   * bring a departed instance back; ids are kept for `forgetAfter`, then dropped.
    */
   readonly #departed = new Map<string, number>();
+  readonly #describeQueue: string[] = [];
+  #describing = 0;
+  #hot: MemberState[] = [];
+  #hotTimer: Timer | undefined;
+  #order: Instance[] = [];
+  #orderNext = 0;
+  #probing = false;
+  #reconnectNext = 0;
+  #rounds = 0;
+  #lastPushPull = 0;
+  #incarnation = 0;
+  #seeds: string[] = [];
   #resolveReady: () => void = () => {};
   #self: Instance | undefined;
   #routesReadAt = 0;
   #timer: Timer | undefined;
   #closed = false;
 
-  constructor(settings: ClusterSettings, transport: DiscoveryTransport, readRoutes: () => RouteDescriptor[]) {
+  constructor(settings: ClusterSettings, client: DiscoveryClient, readRoutes: () => RouteDescriptor[]) {
     this.#settings = settings;
-    this.#transport = transport;
+    this.#client = client;
     this.#readRoutes = readRoutes;
+    this.#clock = settings.clock ?? systemClock;
+    this.#random = settings.random ?? Math.random;
+    this.id = settings.id ?? randomHex(8);
     this.events = new Emitter((error) => settings.logger.error(`express-micro: an event listener threw: ${String(error)}`));
     // Coming UP (first seen, or back after DOWN) is news at info; going DOWN is warned where the
-    // failure is seen, with its reason.
+    // death is confirmed, with its reason.
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
@@ -71,182 +139,593 @@ export class Cluster {
     return this.#self !== undefined;
   }
 
-  /** Puts this instance in its own table, starts the health round and joins through the seeds. */
+  /** How much this instance stretches its own timeouts (Lifeguard's local health score, 0–8). */
+  get healthScore(): number {
+    return this.#health.score;
+  }
+
+  /** Puts this instance in its own table, starts the probe rounds and joins through the seeds. */
   start(url: string): void {
     if (this.#self || this.#closed) return;
     const routes = this.#readRoutes();
-    this.#routesReadAt = Date.now();
-    this.#self = this.table.upsert({ protocol: PROTOCOL_VERSION, name: this.#settings.name, id: this.id, url, routes, rev: revision(routes) }, true);
-    this.#timer = every(this.#settings.pingInterval, () => this.#round());
-    const seeds = this.#settings.peers.filter((peer) => peer !== url);
-    void Promise.allSettled(seeds.map((seed) => this.exchange(seed))).then(() => this.#resolveReady());
+    this.#routesReadAt = this.#clock.now();
+    this.#self = this.table.upsert({ protocol: PROTOCOL_VERSION, name: this.#settings.name, id: this.id, url, routes, rev: revision(routes), incarnation: 0 }, true, this.#clock.now());
+    this.#schedule();
+    void this.#join().then(() => this.#resolveReady());
   }
 
   /** This instance's descriptor, with its routes read again when the cached copy is old. */
   descriptor(): Descriptor {
     const self = this.#requireSelf();
     this.refreshRoutes(false);
-    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev };
+    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev, incarnation: this.#incarnation };
   }
 
-  /** Reads this app's routes again (at most once a second unless `force`). */
+  /** Reads this app's routes again (at most once a second unless `force`); new routes are gossiped. */
   refreshRoutes(force: boolean): void {
     const self = this.#self;
-    const now = Date.now();
+    const now = this.#clock.now();
     if (!self || (!force && now - this.#routesReadAt < ROUTES_TTL)) return;
     this.#routesReadAt = now;
     const routes = this.#readRoutes();
     const rev = revision(routes);
-    if (rev !== self.rev) this.table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev }, true);
+    if (rev === self.rev) return;
+    // A new incarnation orders the news: members that hear it fetch the routes (`describe`).
+    this.#incarnation++;
+    this.table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev, incarnation: this.#incarnation }, true, now);
+    this.#broadcasts.add(state(self));
+  }
+
+  // ---- joining and syncing ------------------------------------------------------------------
+
+  /** The seeds as addresses: a host name is resolved, and each address it has is a seed. */
+  async #resolveSeeds(): Promise<string[]> {
+    const resolve = this.#settings.resolve ?? resolveAddresses;
+    const seeds: string[] = [];
+    for (const peer of this.#settings.peers) {
+      const url = new URL(peer);
+      // https seeds keep their name: the certificate is for the name, not the address.
+      const addresses = url.protocol === 'http:' ? await resolve(url.hostname) : [];
+      if (addresses.length === 0) seeds.push(peer);
+      for (const address of addresses) seeds.push(`http://${address.includes(':') ? `[${address}]` : address}:${url.port || '80'}`);
+    }
+    this.#seeds = [...new Set(seeds)];
+    return this.#seeds;
+  }
+
+  async #join(): Promise<void> {
+    const seeds = await this.#resolveSeeds();
+    await Promise.allSettled(seeds.filter((seed) => seed !== this.#self?.url).map((seed) => this.exchange(seed)));
   }
 
   /**
-   * Registers with the instance at `url` and merges what it answers: its descriptor (UP, heard
-   * first-hand) and the members it knows, each of which is probed the same way before it counts.
-   * At most one exchange per URL runs at a time; failures are logged, never thrown.
+   * Push-pull with the instance at `url`: both send their descriptor and every member's state,
+   * and merge what they get. At most one per URL at a time; failures are logged, never thrown.
    */
   exchange(url: string): Promise<void> {
+    return this.#once('register', url, async () => {
+      const message: RegisterMessage = { self: this.descriptor(), members: this.table.members() };
+      const answer = parseRegister(await this.#client.post(url, '/_discovery/register', message, this.#exchangeTimeout()));
+      if (typeof answer === 'string') throw new Error(`invalid register answer: ${answer}`);
+      if (this.#closed) return;
+      this.#admit(answer.self);
+      for (const member of answer.members) this.#merge(member);
+    });
+  }
+
+  /** Fetches the descriptor (routes) of the instance at `url`, introducing this one in turn. */
+  #describe(url: string): void {
+    if (this.#closed || url === this.#self?.url || this.#exchanges.has(`describe ${url}`) || this.#describeQueue.includes(url)) return;
+    this.#describeQueue.push(url);
+    this.#pumpDescribes();
+  }
+
+  #pumpDescribes(): void {
+    while (this.#describing < DESCRIBE_CONCURRENCY && this.#describeQueue.length > 0) {
+      const url = this.#describeQueue.shift() as string;
+      this.#describing++;
+      void this.#once('describe', url, async () => {
+        const message: DescribeMessage = { self: this.descriptor() };
+        const answer = parseDescribe(await this.#client.post(url, '/_discovery/describe', message, this.#exchangeTimeout()));
+        if (typeof answer === 'string') throw new Error(`invalid describe answer: ${answer}`);
+        if (!this.#closed) this.#admit(answer.self);
+      }).finally(() => {
+        this.#describing--;
+        this.#pumpDescribes();
+      });
+    }
+  }
+
+  /** Runs one exchange per key at a time, and says what went wrong, once where it matters. */
+  #once(kind: 'register' | 'describe', url: string, run: () => Promise<void>): Promise<void> {
     if (this.#closed || !this.#self || url === this.#self.url) return Promise.resolve();
-    const running = this.#exchanges.get(url);
+    const key = `${kind} ${url}`;
+    const running = this.#exchanges.get(key);
     if (running) return running;
-    const exchange = this.#register(url)
-      .catch((error: unknown) => {
-        const message = `express-micro: register with ${url} failed: ${String((error as Error)?.message ?? error)}`;
-        const known = this.table.byUrl(url);
-        // A refusal is a configuration error (another secret, enableHmac on one side only, an
-        // allow-list): say so. A peer that is simply not up yet is retried quietly.
-        // Warned once per peer until it accepts, not once per retry.
-        const refused = error instanceof PeerAnswerError && (error.status === 401 || error.status === 403);
-        if (known?.status === 'UP' && !this.#closed) {
-          // Said once, when the exchange takes a live instance DOWN, as a failed ping says it.
-          this.#settings.logger.warn(`express-micro: ${known.name} at ${url} is DOWN (register failed: ${String((error as Error)?.message ?? error)})`);
-          this.table.markDown(known);
-          if (refused) this.#refusedBy.add(url);
-        } else if (refused && !this.#refusedBy.has(url)) {
-          this.#refusedBy.add(url);
-          this.#settings.logger.warn(message);
-        } else this.#settings.logger.debug?.(message);
-      })
-      .finally(() => this.#exchanges.delete(url));
-    this.#exchanges.set(url, exchange);
+    const exchange = run()
+      .then(() => void this.#refusedBy.delete(url))
+      .catch((error: unknown) => this.#failed(kind, url, error))
+      .finally(() => this.#exchanges.delete(key));
+    this.#exchanges.set(key, exchange);
     return exchange;
   }
 
-  async #register(url: string): Promise<void> {
-    const message: RegisterMessage = { self: this.descriptor(), members: this.table.members() };
-    const answer = parseRegister(await this.#transport.post(url, '/_discovery/register', message, this.#exchangeTimeout()));
-    if (typeof answer === 'string') throw new Error(`invalid register answer: ${answer}`);
-    this.#refusedBy.delete(url);
-    if (this.#closed || answer.self.id === this.id || this.#departed.has(answer.self.id)) return;
-    this.table.upsert(answer.self);
-    this.#learn(answer.members);
+  #failed(kind: string, url: string, error: unknown): void {
+    const detail = String((error as Error)?.message ?? error);
+    const message = `express-micro: ${kind} with ${url} failed: ${detail}`;
+    const status = error instanceof PeerAnswerError ? error.status : 0;
+    if (status === 400 && detail.includes('unsupported protocol')) {
+      this.#warnOnce(`protocol ${url}`, `${message}; it speaks another protocol version, and every instance of a cluster must speak protocol ${PROTOCOL_VERSION}`);
+    } else if ((status === 401 || status === 403) && !this.#refusedBy.has(url)) {
+      // A refusal is a configuration error (another secret, enableHmac on one side only, an
+      // allow-list): said once per peer until it accepts. A peer not up yet is retried quietly.
+      this.#refusedBy.add(url);
+      this.#settings.logger.warn(message);
+    } else this.#settings.logger.debug?.(message);
   }
 
-  /** Handles `POST /_discovery/register`: the sender is UP; answer with what this instance knows. */
-  onRegister(message: RegisterMessage): RegisterMessage {
+  #warnOnce(key: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#settings.logger.warn(message);
+  }
+
+  /** Logs, once per reason, that a peer of another protocol version was refused. */
+  refusedProtocol(reason: string): void {
+    this.#warnOnce(`refused ${reason}`, `express-micro: refused a peer: ${reason}; every instance of a cluster must run an express-micro that speaks protocol ${PROTOCOL_VERSION}`);
+  }
+
+  /**
+   * An instance's own descriptor, heard from it directly (it registered or described itself, or
+   * answered): added when new, its routes updated, brought back when its incarnation is newer.
+   */
+  #admit(descriptor: Descriptor): void {
     const self = this.#requireSelf();
-    if (message.self.id !== self.id && message.self.url !== self.url && !this.#departed.has(message.self.id)) {
-      const known = this.table.get(message.self.id);
-      // A known instance that is DOWN is not brought back UP on its own word: being reached by
-      // it does not prove it can be reached (a slow or half-broken peer would flap UP/DOWN every
-      // round). It is pinged at once instead; a timely answer marks it UP and fetches its routes.
-      if (known?.status === 'DOWN') void this.#ping(known);
-      else this.table.upsert(message.self);
-      this.#learn(message.members);
+    if (descriptor.id === self.id || descriptor.url === self.url || this.#departed.has(descriptor.id)) return;
+    const now = this.#clock.now();
+    const known = this.table.get(descriptor.id);
+    if (!known) {
+      const added = this.table.upsert(descriptor, false, now);
+      this.#broadcasts.add(state(added));
+      return;
     }
+    const newer = descriptor.incarnation > known.incarnation;
+    this.table.upsert(descriptor, false, now);
+    // Being reached by a DOWN instance does not prove it can be reached: only a refutation (a
+    // newer incarnation) brings it back, and a probe that reaches it carries the news it needs.
+    if (newer) this.#refuted(known);
+  }
+
+  /** Handles `POST /_discovery/register`: merge the sender and its view; answer with ours. */
+  onRegister(message: RegisterMessage): RegisterMessage {
+    this.#admit(message.self);
+    for (const member of message.members) this.#merge(member);
     return { self: this.descriptor(), members: this.table.members() };
   }
 
-  /** Handles a ping: a sender this instance does not know yet is registered with. */
+  /** Handles `POST /_discovery/describe`: the sender introduces itself; answer with this instance. */
+  onDescribe(message: DescribeMessage): DescribeMessage {
+    this.#admit(message.self);
+    return { self: this.descriptor() };
+  }
+
+  // ---- rounds and probes --------------------------------------------------------------------
+
+  #schedule(): void {
+    if (this.#closed) return;
+    // Lifeguard: an instance in trouble probes less often as well as more patiently.
+    const wait = this.#settings.pingInterval * this.#health.multiplier;
+    const due = this.#clock.now() + wait;
+    this.#timer = this.#clock.after(wait, () => this.#round(due));
+  }
+
+  #round(due: number): void {
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    // A round that starts far too late means this instance's event loop was blocked: its own
+    // trouble, which must stretch its timeouts rather than make it accuse others.
+    if (now - due > this.#settings.pingInterval) this.#health.worse();
+    this.#rounds++;
+    for (const [id, since] of this.#departed) if (now - since > this.#settings.forgetAfter) this.#departed.delete(id);
+    if (this.table.down > 0) {
+      for (const instance of [...this.table.instances()]) {
+        if (instance.status !== 'DOWN' || now - instance.downSince <= this.#settings.forgetAfter) continue;
+        this.table.remove(instance.id);
+        this.#unreachable.delete(instance.id);
+      }
+    }
+    void this.#probeNext();
+    this.#reconnect();
+    this.#rejoin();
+    const members = this.table.alive;
+    const pushPullEvery = PUSH_PULL_ROUNDS * (members > 32 ? Math.ceil(Math.log2(members) - 5) + 1 : 1);
+    if (this.#rounds - this.#lastPushPull >= pushPullEvery) {
+      this.#lastPushPull = this.#rounds;
+      const [partner] = this.#pick(1, undefined);
+      if (partner) void this.exchange(partner.url);
+    }
+    this.#schedule();
+  }
+
+  /** Seeds not in the table are joined again; an isolated instance resolves its seeds again first. */
+  #rejoin(): void {
+    const isolated = this.table.alive <= 1;
+    if (isolated && this.#rounds % 5 === 0) {
+      void this.#join();
+      return;
+    }
+    for (const seed of this.#seeds) if (!this.table.byUrl(seed)) void this.exchange(seed);
+  }
+
+  /** The next member in a shuffled round-robin order: each is probed once per N rounds. */
+  #nextTarget(): Instance | undefined {
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.#orderNext < this.#order.length) {
+        const candidate = this.#order[this.#orderNext++] as Instance;
+        if (candidate.status === 'UP' && this.table.get(candidate.id) === candidate) return candidate;
+      }
+      this.#order = shuffle(this.#others(), this.#random);
+      this.#orderNext = 0;
+    }
+    return undefined;
+  }
+
+  async #probeNext(): Promise<void> {
+    if (this.#probing) return;
+    const target = this.#nextTarget();
+    if (!target) return;
+    this.#probing = true;
+    try {
+      await this.#probe(target);
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  /** Pings one DOWN member per round, with the news of its death: a live one refutes it. */
+  #reconnect(): void {
+    if (this.table.down === 0) return;
+    const dead = [...this.table.instances()].filter((instance) => instance.status === 'DOWN');
+    if (dead.length === 0) return;
+    const target = dead[this.#reconnectNext++ % dead.length] as Instance;
+    void this.#ping(target, target.id, target.url, this.#probeTimeout()).then((result) => {
+      // Back from the dead (a partition healed): sync everything both sides missed.
+      if (result === 'ack' && target.status === 'UP') void this.exchange(target.url);
+    });
+  }
+
+  /**
+   * SWIM's probe: a direct ping; no answer in time → ask k members to ping it too (and try once
+   * more directly); still nothing → the member is suspected. Each probe without an answer from
+   * the members asked to help counts against this instance's own health.
+   */
+  async #probe(target: Instance): Promise<void> {
+    const timeout = this.#probeTimeout();
+    const started = this.#clock.now();
+    const direct = await this.#ping(target, target.id, target.url, timeout);
+    if (direct === 'ack') return this.#health.better();
+    if (direct === 'gone' || this.#closed || this.#stalled(started, timeout)) return;
+    const helpers = this.#pick(this.#settings.indirectChecks, target.id);
+    const outcomes = await Promise.all([this.#ping(target, target.id, target.url, timeout), ...helpers.map((helper) => this.#askToProbe(helper, target, timeout))]);
+    const missing = outcomes.slice(1).filter((outcome) => outcome === 'none').length;
+    if (missing > 0) this.#health.worse(missing);
+    if (this.#closed || this.table.get(target.id) !== target || target.status !== 'UP') return;
+    if (outcomes.includes('ack')) {
+      // Alive, though not directly reachable from here: a suspicion only this process held goes.
+      this.#unreachable.delete(target.id);
+      if (!this.#suspicions.has(target.id)) this.table.markUp(target, this.#clock.now());
+      return;
+    }
+    if (outcomes.includes('gone') || this.#stalled(started, timeout * 3)) return;
+    this.#unreachable.add(target.id);
+    this.#suspect(target, target.incarnation, this.id);
+  }
+
+  /** True when far more time passed than was allowed: this instance was not running. */
+  #stalled(started: number, allowed: number): boolean {
+    const stalled = this.#clock.now() - started > allowed + this.#settings.pingInterval;
+    if (stalled) this.#health.worse();
+    return stalled;
+  }
+
+  #probeTimeout(): number {
+    return this.#settings.pingTimeout * this.#health.multiplier;
+  }
+
+  /** Pings `url`, expecting instance `id`. An answer from another id means the process restarted. */
+  async #ping(known: Instance | undefined, id: string, url: string, timeout: number): Promise<ProbeResult> {
+    const self = this.#requireSelf();
+    const message: PingMessage = { id: self.id, url: self.url, target: id, updates: this.#news(known) };
+    let answer: PingAnswer | string;
+    try {
+      answer = parsePingAnswer(await this.#client.post(url, '/_discovery/ping', message, timeout));
+    } catch (error) {
+      if (error instanceof PeerAnswerError && (error.status === 401 || error.status === 403)) this.#failed('ping', url, error);
+      return 'fail';
+    }
+    if (this.#closed) return 'gone';
+    if (typeof answer === 'string') return 'fail';
+    for (const update of answer.updates) this.#merge(update);
+    if (answer.id !== id) {
+      // Another process now answers at this URL: the one we knew has restarted.
+      if (known && this.table.get(id) === known) this.table.remove(id);
+      this.#describe(url);
+      return 'gone';
+    }
+    if (known && this.table.get(id) === known) this.#heard(known, answer.incarnation, answer.rev);
+    return 'ack';
+  }
+
+  /** First-hand proof of life: a member answered at `incarnation`. */
+  #heard(instance: Instance, incarnation: number, rev: string): void {
+    instance.lastSeen = this.#clock.now();
+    this.#unreachable.delete(instance.id);
+    if (incarnation > instance.incarnation) this.#merge({ ...state(instance), incarnation, status: 'alive', rev });
+    else if (instance.status === 'UP' && instance.suspect && !this.#suspicions.has(instance.id)) this.table.markUp(instance, instance.lastSeen);
+    if (rev !== instance.rev) this.#describe(instance.url);
+  }
+
+  async #askToProbe(helper: Instance, target: Instance, timeout: number): Promise<ProbeResult | 'nack' | 'none'> {
+    const self = this.#requireSelf();
+    const message: PingRequestMessage = { id: self.id, url: self.url, target: { id: target.id, url: target.url }, timeout, updates: this.#news(helper) };
+    try {
+      const answer = parsePingRequestAnswer(await this.#client.post(helper.url, '/_discovery/ping-req', message, timeout * 2));
+      if (typeof answer === 'string' || this.#closed) return 'none';
+      for (const update of answer.updates) this.#merge(update);
+      return answer.ack ? 'ack' : 'nack';
+    } catch {
+      return 'none';
+    }
+  }
+
+  /** Handles a ping: merge the news, introduce a stranger, answer with this instance's incarnation. */
   onPing(message: PingMessage | undefined): PingAnswer {
     const self = this.#requireSelf();
-    // A ping from a stranger (say, after this instance restarted) is answered with a register.
-    // A known sender's status is left to this instance's own pings: being reached by it does not
-    // prove it can be reached.
-    if (message && message.id !== self.id && !this.table.get(message.id)) void this.exchange(message.url);
+    let sender: Instance | undefined;
+    if (message) {
+      for (const update of message.updates) this.#merge(update);
+      sender = this.table.get(message.id);
+      // A ping from a stranger (say, after this instance restarted) is answered with an introduction.
+      if (!sender && message.id !== self.id && !this.#departed.has(message.id)) this.#describe(message.url);
+    }
     this.refreshRoutes(false);
-    return { id: self.id, name: self.name, rev: self.rev, digest: this.table.digest() };
+    return { id: self.id, name: self.name, rev: self.rev, incarnation: this.#incarnation, digest: this.table.digest(), updates: message ? this.#news(sender) : [] };
   }
 
-  /** Handles a leave: the instance is forgotten at once. */
+  /** Handles a ping-req: probe the target for the sender and say whether it answered. */
+  async onPingRequest(message: PingRequestMessage): Promise<PingRequestAnswer> {
+    for (const update of message.updates) this.#merge(update);
+    // Only a member this instance knows, at the URL it knows, is probed: a ping-req cannot make
+    // it send requests to an address of the sender's choosing.
+    const known = this.table.get(message.target.id);
+    const result = known && known.url === message.target.url && !known.self ? await this.#ping(known, known.id, known.url, Math.min(message.timeout, this.#probeTimeout())) : 'fail';
+    return { ack: result === 'ack', updates: this.#news(this.table.get(message.id)) };
+  }
+
+  /** Handles gossip: merge the news, answer with what this instance has to tell. */
+  onGossip(message: GossipMessage): GossipMessage {
+    for (const update of message.updates) this.#merge(update);
+    return { id: this.id, updates: this.#news(this.table.get(message.id)) };
+  }
+
+  /** Handles a leave: the instance is forgotten at once, and that is passed on. */
   onLeave(id: string): void {
-    // Only known ids are remembered, so leave messages cannot grow the map beyond the table.
-    if (!this.table.get(id) || id === this.id) return;
-    this.#departed.set(id, Date.now());
-    this.table.remove(id);
+    const known = this.table.get(id);
+    if (known && !known.self) this.#leave(known);
   }
 
-  #learn(members: Member[]): void {
-    const self = this.#requireSelf();
-    for (const member of members) {
-      if (member.id !== self.id && member.url !== self.url && !this.table.get(member.id) && !this.#departed.has(member.id)) void this.exchange(member.url);
+  /**
+   * Called when a `services` call could not connect: the instance leaves this process's rotation
+   * at once, and is probed now (directly and through others) instead of at its turn.
+   */
+  unreachable(instance: Instance): void {
+    if (this.#closed || instance.self || instance.status !== 'UP' || this.#urgent.has(instance.id)) return;
+    this.table.markSuspect(instance);
+    this.#urgent.add(instance.id);
+    void this.#probe(instance).finally(() => this.#urgent.delete(instance.id));
+  }
+
+  // ---- news: merging, suspicion, dissemination ----------------------------------------------
+
+  /** News for a message to `recipient`: first what it must refute about itself, then the queue. */
+  #news(recipient: Instance | undefined): MemberState[] {
+    const updates: MemberState[] = [];
+    if (recipient && (recipient.status === 'DOWN' || this.#suspicions.has(recipient.id))) {
+      const told = state(recipient);
+      updates.push(told.status === 'alive' ? { ...told, status: 'suspect', from: this.id } : told);
     }
+    for (const update of this.#broadcasts.take(PIGGYBACK - updates.length, this.table.alive, recipient?.id)) updates.push(update);
+    return updates;
   }
 
-  #round(): void {
-    if (this.#closed) return;
-    const now = Date.now();
-    for (const [id, since] of this.#departed) if (now - since > this.#settings.forgetAfter) this.#departed.delete(id);
-    for (const instance of [...this.table.instances()]) {
-      if (instance.self) continue;
-      if (instance.status === 'DOWN' && now - instance.downSince > this.#settings.forgetAfter) {
-        this.table.remove(instance.id);
-        continue;
+  /**
+   * Applies one piece of news with SWIM's precedence: for the same member, a higher incarnation
+   * wins; at the same incarnation suspect beats alive and dead beats both. New news is passed on.
+   */
+  #merge(update: MemberState): void {
+    const self = this.#self;
+    if (!self || this.#closed) return;
+    if (update.id === self.id) return this.#aboutSelf(update);
+    if (this.#departed.has(update.id)) return;
+    const known = this.table.get(update.id);
+    if (!known) {
+      // A member never seen (or forgotten): fetch its descriptor, and pass the news on.
+      if ((update.status === 'alive' || update.status === 'suspect') && update.url !== self.url) {
+        this.#describe(update.url);
+        this.#broadcasts.add(update);
       }
-      void this.#ping(instance);
+      return;
     }
-    // A seed that is not in the table (not up yet, restarted, or forgotten) is joined again.
-    for (const seed of this.#settings.peers) {
-      if (!this.table.byUrl(seed)) void this.exchange(seed);
+    if (known.url !== update.url) return;
+    if (update.status === 'left') return this.#leave(known);
+    if (update.status === 'alive') {
+      if (update.incarnation <= known.incarnation) return;
+      if (update.rev !== known.rev) this.#describe(known.url);
+      if (this.#unreachable.has(known.id)) return this.#reprobe(known);
+      known.incarnation = update.incarnation;
+      this.#alive(known);
+      return;
     }
+    if (known.status === 'DOWN' || update.incarnation < known.incarnation) return;
+    if (update.status === 'suspect') this.#suspect(known, update.incarnation, update.from ?? update.id);
+    else this.#dead(known, update.incarnation, 'reported dead by the cluster');
   }
 
-  async #ping(instance: Instance): Promise<void> {
-    if (this.#pinging.has(instance.id)) return;
-    this.#pinging.add(instance.id);
+  /** A member's own newer descriptor: accepted, unless this instance cannot reach it. */
+  #refuted(instance: Instance): void {
+    if (this.#unreachable.has(instance.id)) this.#reprobe(instance);
+    else this.#alive(instance);
+  }
+
+  /** A refutation from a member this instance could not reach: believed once a probe from here succeeds. */
+  #reprobe(instance: Instance): void {
+    if (this.#closed || this.#urgent.has(instance.id)) return;
+    this.#urgent.add(instance.id);
+    const done = (): void => void this.#urgent.delete(instance.id);
+    if (instance.status === 'DOWN') void this.#ping(instance, instance.id, instance.url, this.#probeTimeout()).finally(done);
+    else void this.#probe(instance).finally(done);
+  }
+
+  /** A member proved alive at a newer incarnation: suspicion ends, a DOWN member comes back. */
+  #alive(instance: Instance): void {
+    const refuted = instance.status === 'DOWN' || instance.suspect;
+    this.#suspicions.get(instance.id)?.stop();
+    this.#suspicions.delete(instance.id);
+    this.table.markUp(instance, this.#clock.now());
+    const update = state(instance);
+    this.#broadcasts.add(update);
+    if (refuted) this.#urgentNews(update);
+  }
+
+  /** News about this instance: a suspicion or death of its current incarnation is refuted. */
+  #aboutSelf(update: MemberState): void {
+    if (update.status === 'alive' || update.incarnation < this.#incarnation) return;
+    this.#incarnation = update.incarnation + 1;
     const self = this.#requireSelf();
-    try {
-      const message: PingMessage = { id: self.id, url: self.url, digest: this.table.digest() };
-      const answer = parsePingAnswer(await this.#transport.post(instance.url, '/_discovery/ping', message, this.#settings.pingTimeout));
-      if (this.#closed || !this.table.get(instance.id)) return;
-      if (typeof answer === 'string') throw new Error(answer);
-      if (answer.id !== instance.id) {
-        // Another process now answers at this URL: the one we knew has restarted.
-        this.table.remove(instance.id);
-        void this.exchange(instance.url);
-        return;
-      }
-      this.table.markUp(instance);
-      if (answer.rev !== instance.rev || answer.digest !== this.table.digest()) void this.exchange(instance.url);
-    } catch (error) {
-      if (this.#closed) return;
-      if (instance.status === 'UP') this.#settings.logger.warn(`express-micro: ${instance.name} at ${instance.url} is DOWN (${String((error as Error)?.message ?? error)})`);
-      this.table.markDown(instance);
-    } finally {
-      this.#pinging.delete(instance.id);
+    self.incarnation = this.#incarnation;
+    // Being suspected hints that this instance is the slow one (Lifeguard).
+    this.#health.worse();
+    const refutation = state(self);
+    this.#broadcasts.add(refutation);
+    this.#urgentNews(refutation);
+    this.#settings.logger.debug?.(`express-micro: refuted being ${update.status} (incarnation ${this.#incarnation})`);
+  }
+
+  /** Suspects a member, or counts another member's independent suspicion of it. */
+  #suspect(instance: Instance, incarnation: number, from: string): void {
+    if (instance.self || instance.status === 'DOWN') return;
+    const existing = this.#suspicions.get(instance.id);
+    if (existing && existing.incarnation === incarnation) {
+      if (existing.confirm(from)) this.#broadcasts.add({ ...state(instance), status: 'suspect', from });
+      return;
+    }
+    existing?.stop();
+    instance.incarnation = Math.max(instance.incarnation, incarnation);
+    const members = this.table.alive;
+    const wanted = this.#settings.suspicionMultiplier - 2;
+    const expected = members - 2 < wanted ? 0 : wanted;
+    const minimum = minimumSuspicion(this.#settings.suspicionMultiplier, members, this.#settings.pingInterval);
+    const suspicion: Suspicion = new Suspicion(incarnation, from, expected, minimum, this.#clock, () => this.#expire(instance, suspicion, minimum));
+    this.#suspicions.set(instance.id, suspicion);
+    this.table.markSuspect(instance);
+    if (from === this.id) this.#settings.logger.info(`express-micro: ${instance.name} at ${instance.url} is suspected (no answer to probes from here or from ${this.#settings.indirectChecks} other members)`);
+    const update: MemberState = { ...state(instance), status: 'suspect', incarnation, from };
+    this.#broadcasts.add(update);
+    this.#urgentNews(update);
+  }
+
+  #expire(instance: Instance, suspicion: Suspicion, minimum: number): void {
+    if (this.#suspicions.get(instance.id) !== suspicion || this.table.get(instance.id) !== instance) return;
+    this.#suspicions.delete(instance.id);
+    this.#dead(instance, suspicion.incarnation, `suspected for at least ${minimum} ms and not reachable since`);
+  }
+
+  /** Confirms a member's death: DOWN here (`down` fires once), and passed on. */
+  #dead(instance: Instance, incarnation: number, reason: string): void {
+    if (instance.status === 'DOWN') return;
+    this.#suspicions.get(instance.id)?.stop();
+    this.#suspicions.delete(instance.id);
+    instance.incarnation = Math.max(instance.incarnation, incarnation);
+    this.#settings.logger.warn(`express-micro: ${instance.name} at ${instance.url} is DOWN (${reason})`);
+    this.table.markDown(instance, this.#clock.now());
+    const update = state(instance);
+    this.#broadcasts.add(update);
+    this.#urgentNews(update);
+  }
+
+  #leave(instance: Instance): void {
+    this.#departed.set(instance.id, this.#clock.now());
+    this.#unreachable.delete(instance.id);
+    this.#suspicions.get(instance.id)?.stop();
+    this.#suspicions.delete(instance.id);
+    const update: MemberState = { ...state(instance), status: 'left' };
+    this.table.remove(instance.id);
+    this.#broadcasts.add(update);
+    this.#urgentNews(update);
+  }
+
+  /**
+   * News that changes where calls go (a suspicion, a death, a refutation, a leave) is pushed to
+   * a few random members at once, each of which does the same once: it reaches the cluster in a
+   * few network round trips instead of a few probe rounds.
+   */
+  #urgentNews(update: MemberState): void {
+    this.#hot.push(update);
+    this.#hotTimer ??= this.#clock.after(0, () => this.#flushUrgent());
+  }
+
+  #flushUrgent(): void {
+    this.#hotTimer = undefined;
+    const updates = this.#hot.splice(0, PIGGYBACK * 4);
+    if (this.#closed || updates.length === 0) return;
+    if (this.#hot.length > 0) this.#hotTimer = this.#clock.after(0, () => this.#flushUrgent());
+    const subjects = new Set(updates.map((update) => update.id));
+    const message: GossipMessage = { id: this.id, updates };
+    for (const member of this.#pick(FANOUT, undefined, subjects)) {
+      void this.#client
+        .post(member.url, '/_discovery/gossip', message, this.#probeTimeout())
+        .then((answer) => {
+          const parsed = parseGossip(answer);
+          if (typeof parsed !== 'string') for (const update of parsed.updates) this.#merge(update);
+        })
+        .catch(() => {});
     }
   }
 
-  /** Called when a `services` call could not connect: the instance is DOWN until a ping says otherwise. */
-  suspect(instance: Instance): void {
-    if (!this.#closed) this.table.markDown(instance);
+  // ---- helpers ------------------------------------------------------------------------------
+
+  /** Every UP member but this one (the table's order). */
+  #others(): Instance[] {
+    const others: Instance[] = [];
+    for (const instance of this.table.instances()) if (!instance.self && instance.status === 'UP') others.push(instance);
+    return others;
   }
 
-  /** Stops the health round and tells every UP peer this instance is leaving. */
+  /** Up to `count` random UP members that are not suspected, leaving out `except` and `skip`. */
+  #pick(count: number, except: string | undefined, skip?: Set<string>): Instance[] {
+    const candidates = this.#others().filter((instance) => !instance.suspect && instance.id !== except && !skip?.has(instance.id));
+    return shuffle(candidates, this.#random, count);
+  }
+
+  /** Stops the rounds and tells the members this instance is leaving (all of them, up to 32). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#timer?.stop();
+    this.#hotTimer?.stop();
+    for (const suspicion of this.#suspicions.values()) suspicion.stop();
     this.#resolveReady();
     const self = this.#self;
     if (!self) return;
-    // A peer with a register exchange still in flight adds this instance when the register
-    // arrives, before this instance reads its answer: let the exchange settle, then tell it too.
-    const targets = new Set(this.#exchanges.keys());
+    // A peer with an exchange still in flight adds this instance when it arrives, before this
+    // instance reads its answer: let the exchange settle, then tell that peer too.
+    const targets = new Set([...this.#exchanges.keys()].map((key) => key.slice(key.indexOf(' ') + 1)));
     await Promise.allSettled([...this.#exchanges.values()]);
-    for (const instance of this.table.instances()) if (!instance.self && instance.status === 'UP') targets.add(instance.url);
+    const others = this.#others();
+    const told = others.length <= TELL_ALL_ON_LEAVE ? others : shuffle(others, this.#random, 8);
+    for (const instance of told) targets.add(instance.url);
     const timeout = Math.min(1000, this.#exchangeTimeout());
-    await Promise.allSettled([...targets].map((url) => this.#transport.post(url, '/_discovery/leave', { id: self.id }, timeout)));
+    await Promise.allSettled([...targets].map((url) => this.#client.post(url, '/_discovery/leave', { id: self.id }, timeout)));
   }
 
   #exchangeTimeout(): number {
@@ -257,6 +736,17 @@ export class Cluster {
     if (!this.#self) throw new Error('express-micro: discovery used before the instance started');
     return this.#self;
   }
+}
+
+/** A shuffled copy of `items` (Fisher–Yates), or its first `count` after shuffling that far. */
+function shuffle<T>(items: T[], random: () => number, count = items.length): T[] {
+  const copy = [...items];
+  const take = Math.min(count, copy.length);
+  for (let index = 0; index < take; index++) {
+    const swap = index + Math.floor(random() * (copy.length - index));
+    [copy[index], copy[swap]] = [copy[swap] as T, copy[index] as T];
+  }
+  return copy.length === take ? copy : copy.slice(0, take);
 }
 
 function revision(routes: RouteDescriptor[]): string {

@@ -1,9 +1,10 @@
 /** The discovery part: membership table, join and gossip, health round, `/_discovery` endpoints. */
-export { Cluster, type ClusterSettings } from './cluster.ts';
+export { Cluster, type ClusterSettings, type DiscoveryClient } from './cluster.ts';
+export { systemClock, type Clock } from './clock.ts';
 export { Emitter, type InstanceListener } from './emitter.ts';
 export { mountDiscovery } from './intercept.ts';
-export { discoveryHandler, servicesView, type AuthResult, type Guard, type ServicesView } from './router.ts';
+export { answerMessage, discoveryHandler, servicesView, type AuthResult, type Guard, type ServicesView } from './router.ts';
 export { serviceKey } from './service-name.ts';
 export { info, type Instance, type MembershipTable, type ServiceEntry } from './table.ts';
 export { DiscoveryTransport, type Authorize } from './transport.ts';
-export type { DiscoveryEvent, InstanceInfo, InstanceStatus } from './types.ts';
+export { PROTOCOL_VERSION, type DiscoveryEvent, type InstanceInfo, type InstanceStatus } from './types.ts';

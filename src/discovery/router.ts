@@ -3,7 +3,7 @@ import { bodyConsumed, readRawBody } from '../security/index.ts';
 import type { Cluster } from './cluster.ts';
 import { serviceKey } from './service-name.ts';
 import type { Instance } from './table.ts';
-import { parseLeave, parsePing, parseRegister } from './validate.ts';
+import { parseDescribe, parseGossip, parseLeave, parsePing, parsePingRequest, parseRegister } from './validate.ts';
 
 /** The outcome of checking a request's credentials. */
 export type AuthResult = { ok: true; bodyHash?: string } | { ok: false; reason: string };
@@ -18,15 +18,20 @@ export interface Guard {
   bodyMatches(bodyHash: string, body: string): boolean;
 }
 
-type Endpoint = 'register' | 'ping' | 'services' | 'leave';
+type Endpoint = 'register' | 'describe' | 'ping' | 'ping-req' | 'gossip' | 'services' | 'leave';
 
 const ENDPOINTS = new Map<string, Endpoint>([
   ['POST /register', 'register'],
+  ['POST /describe', 'describe'],
   ['POST /ping', 'ping'],
   ['GET /ping', 'ping'],
+  ['POST /ping-req', 'ping-req'],
+  ['POST /gossip', 'gossip'],
   ['GET /services', 'services'],
   ['POST /leave', 'leave'],
 ]);
+
+const PATHS = new Set([...ENDPOINTS.keys()].map((key) => key.slice(key.indexOf(' ') + 1)));
 
 function send(response: OutgoingResponse, status: number, payload: unknown): void {
   response.statusCode = status;
@@ -51,7 +56,7 @@ export function discoveryHandler(cluster: Cluster, guard: Guard): Middleware {
     const path = request.url.split('?', 1)[0] ?? '';
     const endpoint = ENDPOINTS.get(`${request.method} ${path}`);
     if (!endpoint) {
-      if (path === '/register' || path === '/ping' || path === '/services' || path === '/leave') send(response, 405, { error: 'method not allowed' });
+      if (PATHS.has(path)) send(response, 405, { error: 'method not allowed' });
       else next();
       return;
     }
@@ -68,7 +73,7 @@ export function discoveryHandler(cluster: Cluster, guard: Guard): Middleware {
   };
 }
 
-async function handleWithBody(endpoint: Endpoint, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
+async function handleWithBody(endpoint: Exclude<Endpoint, 'services'>, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
   const hasBody = (request.headers['content-length'] ?? '0') !== '0' || request.headers['transfer-encoding'] !== undefined;
   if (hasBody && !isJson(request) && !bodyConsumed(request)) return send(response, 415, { error: 'expected application/json' });
   const body = await readBodyText(request);
@@ -85,20 +90,47 @@ async function handleWithBody(endpoint: Endpoint, cluster: Cluster, guard: Guard
       return send(response, 400, { error: 'body is not JSON' });
     }
   }
-  if (endpoint === 'ping') {
-    const ping = parsePing(parsed);
-    if (typeof ping === 'string') return send(response, 400, { error: ping });
-    return send(response, 200, cluster.onPing(ping));
+  const answer = await answerMessage(cluster, endpoint, parsed);
+  return send(response, answer.status, answer.payload);
+}
+
+/**
+ * Validates one parsed discovery message and hands it to the cluster: the one place where wire
+ * messages meet membership (the simulation in test/simulation calls it too).
+ */
+export async function answerMessage(cluster: Cluster, endpoint: Exclude<Endpoint, 'services'>, parsed: unknown): Promise<{ status: number; payload: unknown }> {
+  const refuse = (error: string) => {
+    if (error.includes('unsupported protocol')) cluster.refusedProtocol(error);
+    return { status: 400, payload: { error } };
+  };
+  switch (endpoint) {
+    case 'ping': {
+      const ping = parsePing(parsed);
+      return typeof ping === 'string' ? refuse(ping) : { status: 200, payload: cluster.onPing(ping) };
+    }
+    case 'ping-req': {
+      const request = parsePingRequest(parsed);
+      return typeof request === 'string' ? refuse(request) : { status: 200, payload: await cluster.onPingRequest(request) };
+    }
+    case 'gossip': {
+      const gossip = parseGossip(parsed);
+      return typeof gossip === 'string' ? refuse(gossip) : { status: 200, payload: cluster.onGossip(gossip) };
+    }
+    case 'leave': {
+      const leave = parseLeave(parsed);
+      if (typeof leave === 'string') return refuse(leave);
+      cluster.onLeave(leave.id);
+      return { status: 200, payload: { ok: true } };
+    }
+    case 'describe': {
+      const describe = parseDescribe(parsed);
+      return typeof describe === 'string' ? refuse(describe) : { status: 200, payload: cluster.onDescribe(describe) };
+    }
+    case 'register': {
+      const register = parseRegister(parsed);
+      return typeof register === 'string' ? refuse(register) : { status: 200, payload: cluster.onRegister(register) };
+    }
   }
-  if (endpoint === 'leave') {
-    const leave = parseLeave(parsed);
-    if (typeof leave === 'string') return send(response, 400, { error: leave });
-    cluster.onLeave(leave.id);
-    return send(response, 200, { ok: true });
-  }
-  const register = parseRegister(parsed);
-  if (typeof register === 'string') return send(response, 400, { error: register });
-  return send(response, 200, cluster.onRegister(register));
 }
 
 /** The most a discovery request body may hold: a thousand routes fit with room to spare. */
@@ -126,7 +158,10 @@ async function readBodyText(request: IncomingRequest): Promise<string | { status
 /** The seed's `/_discovery/services` shape, with every instance listed. */
 export interface ServicesView {
   thisService: { name: string; url: string; routes: Instance['routes'] };
-  connectedPeers: Record<string, { url: string; routes: Instance['routes']; status: 'UP' | 'DOWN'; instances: { id: string; url: string; status: 'UP' | 'DOWN'; lastSeen: number }[] }>;
+  connectedPeers: Record<
+    string,
+    { url: string; routes: Instance['routes']; status: 'UP' | 'DOWN'; instances: { id: string; url: string; status: 'UP' | 'DOWN'; suspect: boolean; incarnation: number; lastSeen: number }[] }
+  >;
 }
 
 /** Builds the `/_discovery/services` answer from the table. */
@@ -144,7 +179,7 @@ export function servicesView(cluster: Cluster): ServicesView {
       url: first.url,
       routes: first.routes,
       status: others.some((instance) => instance.status === 'UP') ? 'UP' : 'DOWN',
-      instances: others.map((instance) => ({ id: instance.id, url: instance.url, status: instance.status, lastSeen: instance.lastSeen })),
+      instances: others.map((instance) => ({ id: instance.id, url: instance.url, status: instance.status, suspect: instance.suspect, incarnation: instance.incarnation, lastSeen: instance.lastSeen })),
     };
   }
   return { thisService: { name: self.name, url: self.url, routes: self.routes }, connectedPeers };

@@ -2,7 +2,7 @@ import type { RouteDescriptor } from '../routes/index.ts';
 import { sha256Hex } from '../runtime/index.ts';
 import type { Emitter } from './emitter.ts';
 import { serviceKey } from './service-name.ts';
-import type { Descriptor, InstanceInfo, InstanceStatus, Member } from './types.ts';
+import type { Descriptor, InstanceInfo, InstanceStatus, MemberState } from './types.ts';
 
 /** One known instance. Mutable: the table changes it in place. */
 export interface Instance {
@@ -12,7 +12,11 @@ export interface Instance {
   readonly self: boolean;
   routes: RouteDescriptor[];
   rev: string;
+  /** Its incarnation as last heard: news about it with a lower one is old news. */
+  incarnation: number;
   status: InstanceStatus;
+  /** UP but suspected (here or by gossip), or unreachable from this process's calls. */
+  suspect: boolean;
   lastSeen: number;
   downSince: number;
   /** Until when calls leave it out of the rotation (outlier ejection); 0 when they do not. */
@@ -27,8 +31,9 @@ export interface ServiceEntry {
   readonly name: string;
   readonly instances: Instance[];
   /**
-   * The instances calls go to, rebuilt on change: the UP ones that are not ejected, or every UP
-   * one when all of those are ejected (a panic threshold, as Envoy's: never none).
+   * The instances calls go to, rebuilt on change: the UP ones neither suspected nor ejected; when
+   * there are none, the ejected ones that are not suspected (a panic threshold, as Envoy's); when
+   * there are none of those either, the suspected ones. Never none while one is UP.
    */
   up: Instance[];
   cursor: number;
@@ -44,6 +49,8 @@ export class MembershipTable {
   readonly #services = new Map<string, ServiceEntry>();
   readonly #events: Emitter;
   #digest: string | undefined;
+  #alive = 0;
+  #down = 0;
 
   constructor(events: Emitter) {
     this.#events = events;
@@ -72,13 +79,21 @@ export class MembershipTable {
     return this.#byId.values();
   }
 
-  /** Members to gossip: every UP instance, this one included. */
-  members(): Member[] {
-    const members: Member[] = [];
-    for (const instance of this.#byId.values()) {
-      if (instance.status === 'UP') members.push({ name: instance.name, id: instance.id, url: instance.url });
-    }
+  /** Every member's state for a push-pull sync, this instance included. */
+  members(): MemberState[] {
+    const members: MemberState[] = [];
+    for (const instance of this.#byId.values()) members.push(state(instance));
     return members;
+  }
+
+  /** How many instances are UP, this one included: the cluster size for timeouts and fan-out. */
+  get alive(): number {
+    return this.#alive;
+  }
+
+  /** How many instances are DOWN (and not forgotten yet). */
+  get down(): number {
+    return this.#down;
   }
 
   /**
@@ -95,18 +110,20 @@ export class MembershipTable {
   }
 
   /**
-   * Adds or refreshes an instance that was heard from directly (it is UP). Another instance at
-   * the same URL is an earlier start of the same process, and is dropped.
+   * Adds an instance, UP, or updates a known one's routes and incarnation (never its status: that
+   * is membership's to decide). Another instance at the same URL is an earlier start of the same
+   * process, and is dropped.
    */
   upsert(descriptor: Descriptor, self = false, now: number = Date.now()): Instance {
     const existing = this.#byId.get(descriptor.id);
     if (existing) {
+      if (descriptor.incarnation > existing.incarnation) existing.incarnation = descriptor.incarnation;
       if (existing.rev !== descriptor.rev) {
         existing.routes = descriptor.routes;
         existing.rev = descriptor.rev;
         this.#changed(existing);
       }
-      this.markUp(existing, now);
+      if (existing.status === 'UP') existing.lastSeen = now;
       return existing;
     }
     const stale = this.byUrl(descriptor.url);
@@ -118,12 +135,15 @@ export class MembershipTable {
       self,
       routes: descriptor.routes,
       rev: descriptor.rev,
+      incarnation: descriptor.incarnation,
       status: 'UP',
+      suspect: false,
       lastSeen: now,
       downSince: 0,
       ejectedUntil: 0,
     };
     this.#byId.set(instance.id, instance);
+    this.#alive++;
     const key = serviceKey(instance.name);
     let entry = this.#services.get(key);
     if (!entry) {
@@ -140,19 +160,41 @@ export class MembershipTable {
     return instance;
   }
 
+  /** Brings a DOWN instance back UP (it refuted its death), or clears a suspicion; `up` fires only for the first. */
   markUp(instance: Instance, now: number = Date.now()): void {
     instance.lastSeen = now;
-    if (instance.status === 'UP') return;
+    if (instance.status === 'UP') {
+      if (instance.suspect) {
+        instance.suspect = false;
+        this.#changed(instance);
+      }
+      return;
+    }
     instance.status = 'UP';
+    instance.suspect = false;
     instance.downSince = 0;
+    this.#alive++;
+    this.#down--;
     this.#changed(instance);
     this.#events.emit('up', info(instance));
   }
 
+  /** Marks an UP instance suspected: calls go to it only when nothing else is left. */
+  markSuspect(instance: Instance): void {
+    if (instance.status !== 'UP' || instance.suspect || instance.self) return;
+    instance.suspect = true;
+    this.#changed(instance);
+    this.#events.emit('suspect', info(instance));
+  }
+
+  /** Marks an instance DOWN: its death is confirmed. `down` fires once. */
   markDown(instance: Instance, now: number = Date.now()): void {
     if (instance.status === 'DOWN' || instance.self) return;
     instance.status = 'DOWN';
+    instance.suspect = false;
     instance.downSince = now;
+    this.#alive--;
+    this.#down++;
     this.#changed(instance);
     this.#events.emit('down', info(instance));
   }
@@ -182,6 +224,7 @@ export class MembershipTable {
     if (!instance || instance.self) return;
     this.markDown(instance);
     this.#byId.delete(id);
+    this.#down--;
     const key = serviceKey(instance.name);
     const entry = this.#services.get(key);
     if (entry) {
@@ -198,8 +241,9 @@ export class MembershipTable {
     const entry = this.#services.get(serviceKey(instance.name));
     if (!entry) return;
     const up = entry.instances.filter((candidate) => candidate.status === 'UP');
-    const usable = up.filter((candidate) => candidate.ejectedUntil === 0);
-    entry.up = usable.length > 0 ? usable : up;
+    const trusted = up.filter((candidate) => !candidate.suspect);
+    const usable = trusted.filter((candidate) => candidate.ejectedUntil === 0);
+    entry.up = usable.length > 0 ? usable : trusted.length > 0 ? trusted : up;
     entry.version++;
   }
 }
@@ -211,9 +255,17 @@ export function info(instance: Instance): InstanceInfo {
     id: instance.id,
     url: instance.url,
     status: instance.status,
+    suspect: instance.suspect,
+    incarnation: instance.incarnation,
     routes: instance.routes,
     self: instance.self,
     lastSeen: instance.lastSeen,
     ejected: instance.ejectedUntil !== 0,
   };
+}
+
+/** An instance's state as gossiped. */
+export function state(instance: Instance): MemberState {
+  const status = instance.status === 'DOWN' ? 'dead' : instance.suspect && !instance.self ? 'suspect' : 'alive';
+  return { name: instance.name, id: instance.id, url: instance.url, incarnation: instance.incarnation, status, rev: instance.rev };
 }

@@ -1,5 +1,17 @@
 import type { RouteDescriptor } from '../routes/index.ts';
-import { PROTOCOL_VERSION, type Descriptor, type Member, type PingAnswer, type PingMessage, type RegisterMessage } from './types.ts';
+import {
+  PROTOCOL_VERSION,
+  type DescribeMessage,
+  type Descriptor,
+  type GossipMessage,
+  type MemberState,
+  type MemberStatus,
+  type PingAnswer,
+  type PingMessage,
+  type PingRequestAnswer,
+  type PingRequestMessage,
+  type RegisterMessage,
+} from './types.ts';
 
 /**
  * Validation of everything that comes off the wire. Each parser returns the value, rebuilt from
@@ -8,12 +20,13 @@ import { PROTOCOL_VERSION, type Descriptor, type Member, type PingAnswer, type P
  */
 
 /** Limits on what a peer may send. */
-export const LIMITS = { routes: 1000, members: 1000, names: 8, path: 512, url: 256, name: 100 } as const;
+export const LIMITS = { routes: 1000, members: 4096, updates: 64, names: 8, path: 512, url: 256, name: 100, timeout: 60_000 } as const;
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
 const REV = /^[A-Za-z0-9_-]{1,64}$/;
 const CALL_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,99}$/;
+const STATUSES = new Set<MemberStatus>(['alive', 'suspect', 'dead', 'left']);
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', '*']);
 
 type Result<T> = T | string;
@@ -60,7 +73,7 @@ function parseRoute(value: unknown, index: number): Result<RouteDescriptor> {
 /** Checks an instance's self-description. */
 export function parseDescriptor(value: unknown): Result<Descriptor> {
   if (!isRecord(value)) return 'descriptor is not an object';
-  const { protocol, name, id, url, routes, rev } = value;
+  const { protocol, name, id, url, routes, rev, incarnation } = value;
   // Never JSON.stringify a value from the wire here: a deeply nested one overflows the stack.
   if (protocol !== PROTOCOL_VERSION) {
     const given = typeof protocol === 'number' ? String(protocol) : typeof protocol === 'string' ? JSON.stringify(protocol.slice(0, 20)) : protocol === null ? 'null' : Array.isArray(protocol) ? 'an array' : `a ${typeof protocol}`;
@@ -71,48 +84,105 @@ export function parseDescriptor(value: unknown): Result<Descriptor> {
   const origin = parseOrigin(url);
   if (!origin) return 'url is not an http(s) origin';
   if (typeof rev !== 'string' || !REV.test(rev)) return 'rev is not a revision';
+  if (!isIncarnation(incarnation)) return 'incarnation is not a whole number';
   const parsed = parseList('routes', routes, LIMITS.routes, parseRoute);
   if (typeof parsed === 'string') return parsed;
-  return { protocol, name, id, url: origin, routes: parsed, rev };
+  return { protocol, name, id, url: origin, routes: parsed, rev, incarnation };
 }
 
-function parseMember(value: unknown, index: number): Result<Member> {
-  if (!isRecord(value)) return `members[${index}] is not an object`;
-  const { name, id, url } = value;
-  const origin = parseOrigin(url);
-  if (typeof name !== 'string' || !SERVICE_NAME.test(name) || typeof id !== 'string' || !ID.test(id) || !origin) {
-    return `members[${index}] is not a member`;
-  }
-  return { name, id, url: origin };
+function isIncarnation(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Checks a register message (the request and its answer have the same shape). */
+/** One member's state, as gossiped (`members[3]`, `updates[0]`). */
+function parseMemberState(field: string): (value: unknown, index: number) => Result<MemberState> {
+  return (value, index) => {
+    if (!isRecord(value)) return `${field}[${index}] is not an object`;
+    const { name, id, url, incarnation, status, rev, from } = value;
+    const origin = parseOrigin(url);
+    if (typeof name !== 'string' || !SERVICE_NAME.test(name) || typeof id !== 'string' || !ID.test(id) || !origin) return `${field}[${index}] is not a member`;
+    if (!isIncarnation(incarnation) || typeof status !== 'string' || !STATUSES.has(status as MemberStatus) || typeof rev !== 'string' || !REV.test(rev)) {
+      return `${field}[${index}] is not a member state`;
+    }
+    if (from !== undefined && (typeof from !== 'string' || !ID.test(from))) return `${field}[${index}].from is not an instance id`;
+    const parsed: MemberState = { name, id, url: origin, incarnation, status: status as MemberStatus, rev };
+    if (from !== undefined) parsed.from = from;
+    return parsed;
+  };
+}
+
+const parseUpdates = (value: unknown): Result<MemberState[]> => parseList('updates', value, LIMITS.updates, parseMemberState('updates'));
+
+/** Checks a register message (join or push-pull; the request and its answer have the same shape). */
 export function parseRegister(value: unknown): Result<RegisterMessage> {
   if (!isRecord(value)) return 'body is not an object';
   const self = parseDescriptor(value.self);
   if (typeof self === 'string') return `self: ${self}`;
-  const members = parseList('members', value.members, LIMITS.members, parseMember);
+  const members = parseList('members', value.members, LIMITS.members, parseMemberState('members'));
   if (typeof members === 'string') return members;
   return { self, members };
+}
+
+/** Checks a describe message (the request and its answer have the same shape). */
+export function parseDescribe(value: unknown): Result<DescribeMessage> {
+  if (!isRecord(value)) return 'body is not an object';
+  const self = parseDescriptor(value.self);
+  return typeof self === 'string' ? `self: ${self}` : { self };
 }
 
 /** Checks a ping; an empty body (a bare `GET /_discovery/ping`) is allowed and yields undefined. */
 export function parsePing(value: unknown): Result<PingMessage | undefined> {
   if (value === undefined) return undefined;
   if (!isRecord(value)) return 'body is not an object';
-  const { id, url, digest } = value;
+  const { id, url, target } = value;
   const origin = parseOrigin(url);
-  if (typeof id !== 'string' || !ID.test(id) || !origin || typeof digest !== 'string' || !REV.test(digest)) return 'body is not a ping';
-  return { id, url: origin, digest };
+  if (typeof id !== 'string' || !ID.test(id) || !origin) return 'body is not a ping';
+  if (target !== undefined && (typeof target !== 'string' || !ID.test(target))) return 'target is not an instance id';
+  const updates = parseUpdates(value.updates);
+  if (typeof updates === 'string') return updates;
+  return target === undefined ? { id, url: origin, updates } : { id, url: origin, target, updates };
 }
 
 /** Checks a ping's answer. */
 export function parsePingAnswer(value: unknown): Result<PingAnswer> {
   if (!isRecord(value)) return 'answer is not an object';
-  const { id, name, rev, digest } = value;
+  const { id, name, rev, digest, incarnation } = value;
   if (typeof id !== 'string' || !ID.test(id) || typeof name !== 'string' || !SERVICE_NAME.test(name)) return 'answer is not a ping answer';
-  if (typeof rev !== 'string' || !REV.test(rev) || typeof digest !== 'string' || !REV.test(digest)) return 'answer is not a ping answer';
-  return { id, name, rev, digest };
+  if (typeof rev !== 'string' || !REV.test(rev) || typeof digest !== 'string' || !REV.test(digest) || !isIncarnation(incarnation)) return 'answer is not a ping answer';
+  const updates = parseUpdates(value.updates);
+  if (typeof updates === 'string') return updates;
+  return { id, name, rev, digest, incarnation, updates };
+}
+
+/** Checks a ping-req: who asks, whom to probe, for how long. */
+export function parsePingRequest(value: unknown): Result<PingRequestMessage> {
+  if (!isRecord(value)) return 'body is not an object';
+  const { id, url, target, timeout } = value;
+  const origin = parseOrigin(url);
+  if (typeof id !== 'string' || !ID.test(id) || !origin) return 'body is not a ping-req';
+  if (!isRecord(target) || typeof target.id !== 'string' || !ID.test(target.id)) return 'target is not a member';
+  const targetUrl = parseOrigin(target.url);
+  if (!targetUrl) return 'target is not a member';
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > LIMITS.timeout) return `timeout is not 1–${LIMITS.timeout} ms`;
+  const updates = parseUpdates(value.updates);
+  if (typeof updates === 'string') return updates;
+  return { id, url: origin, target: { id: target.id, url: targetUrl }, timeout, updates };
+}
+
+/** Checks a ping-req's answer. */
+export function parsePingRequestAnswer(value: unknown): Result<PingRequestAnswer> {
+  if (!isRecord(value) || typeof value.ack !== 'boolean') return 'answer is not a ping-req answer';
+  const updates = parseUpdates(value.updates);
+  if (typeof updates === 'string') return updates;
+  return { ack: value.ack, updates };
+}
+
+/** Checks a gossip message (the request and its answer have the same shape). */
+export function parseGossip(value: unknown): Result<GossipMessage> {
+  if (!isRecord(value) || typeof value.id !== 'string' || !ID.test(value.id)) return 'body is not a gossip message';
+  const updates = parseUpdates(value.updates);
+  if (typeof updates === 'string') return updates;
+  return { id: value.id, updates };
 }
 
 /** Checks a leave message: `{ id }`. */

@@ -30,7 +30,7 @@ const register = (url: string, body: string, init: { bearer?: string | false; he
 describe('discovery endpoint security', () => {
   it('answers 401 to a missing, wrong or malformed bearer on every endpoint', async () => {
     const service = await startService('guarded');
-    for (const [method, path] of [['POST', '/register'], ['POST', '/ping'], ['GET', '/ping'], ['GET', '/services'], ['POST', '/leave']] as const) {
+    for (const [method, path] of [['POST', '/register'], ['POST', '/describe'], ['POST', '/ping'], ['GET', '/ping'], ['POST', '/ping-req'], ['POST', '/gossip'], ['GET', '/services'], ['POST', '/leave']] as const) {
       for (const bearer of [false, 'wrong', `${SECRET}x`, SECRET.slice(0, -1), ''] as const) {
         const response = await discovery(service.url, path, { method, bearer, body: method === 'POST' ? '{}' : undefined, headers: { 'content-type': 'application/json' } });
         expect(response.status, `${method} ${path} with ${String(bearer)}`).toBe(401);
@@ -69,7 +69,7 @@ describe('discovery endpoint security', () => {
     const service = await startService('target');
     const before = JSON.stringify(service.micro.peers());
     const self = (overrides: Record<string, unknown>) =>
-      JSON.stringify({ self: { protocol: 1, name: 'evil', id: 'abcdef0123456789', url: 'http://127.0.0.1:9', routes: [], rev: 'r1', ...overrides }, members: [] });
+      JSON.stringify({ self: { protocol: 2, name: 'evil', id: 'abcdef0123456789', url: 'http://127.0.0.1:9', routes: [], rev: 'r1', incarnation: 0, ...overrides }, members: [] });
     const cases: [string, string, number][] = [
       ['invalid JSON', '{"self":', 400],
       ['array', '[]', 400],
@@ -83,6 +83,10 @@ describe('discovery endpoint security', () => {
       ['huge name', self({ name: 'a'.repeat(10_000) }), 400],
       ['thousands of routes', self({ routes: Array.from({ length: 5000 }, (_, index) => ({ method: 'GET', path: `/r${index}`, names: [] })) }), 400],
       ['unknown protocol', self({ protocol: 99 }), 400],
+      ['protocol 1', self({ protocol: 1 }), 400],
+      ['negative incarnation', self({ incarnation: -1 }), 400],
+      ['fractional incarnation', self({ incarnation: 1.5 }), 400],
+      ['member with a bad status', JSON.stringify({ self: JSON.parse(self({})).self, members: [{ name: 'm', id: 'abcdef0123456780', url: 'http://127.0.0.1:9', incarnation: 0, status: 'zombie', rev: 'r1' }] }), 400],
       ['oversized', JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }), 413],
     ];
     for (const [label, body, status] of cases) {
@@ -125,7 +129,7 @@ describe('discovery endpoint security', () => {
 
   it('refuses replayed, stale, forged and tampered signed discovery requests', async () => {
     const service = await startService('signed', () => {}, { enableHmac: true });
-    const body = JSON.stringify({ id: 'abcdef0123456789', url: 'http://127.0.0.1:9', digest: 'abc' });
+    const body = JSON.stringify({ id: 'abcdef0123456789', url: 'http://127.0.0.1:9', target: 'abcdef0123456780', updates: [] });
     const signed = signRequest(SECRET, 'POST', '/_discovery/ping', body);
     const send = (headers: Record<string, string>, payload = body, path = '/ping') =>
       discovery(service.url, path, { method: 'POST', body: payload, bearer: false, headers: { 'content-type': 'application/json', ...headers } });
@@ -134,7 +138,7 @@ describe('discovery endpoint security', () => {
     expect((await send(signRequest(SECRET, 'POST', '/_discovery/ping', body, Date.now() - 60_000))).status).toBe(401); // stale
     expect((await send(signRequest(SECRET, 'POST', '/_discovery/ping', body, Date.now() + 60_000))).status).toBe(401); // from the future
     expect((await send(signRequest('another-secret-of-enough-length!!', 'POST', '/_discovery/ping', body))).status).toBe(401); // forged
-    expect((await send(signRequest(SECRET, 'POST', '/_discovery/ping', body), body.replace('abc', 'abd'))).status).toBe(401); // tampered body
+    expect((await send(signRequest(SECRET, 'POST', '/_discovery/ping', body), body.replace('abcdef01', 'abcdef02'))).status).toBe(401); // tampered body
     expect((await send(signRequest(SECRET, 'POST', '/_discovery/leave', body))).status).toBe(401); // signed for another path
     const noNonce = signRequest(SECRET, 'POST', '/_discovery/ping', body);
     delete noNonce['x-micro-nonce'];

@@ -33,16 +33,25 @@ async function detachedService(serviceName: string, peers: string[]) {
 }
 
 describe('health', () => {
-  it('marks a dead instance DOWN within one interval plus the ping timeout, once', async () => {
+  it('suspects a dead instance within one probe, confirms it DOWN within the suspicion bound, once', async () => {
     const victim = await spawnService('user-service');
     const watcher = await startService('watcher', () => {}, { peers: [victim.url], pingInterval: PING });
     await waitFor(() => upInstances(watcher.micro, 'user-service').length === 1, 'victim UP');
+    const suspects: InstanceInfo[] = [];
     const downs: InstanceInfo[] = [];
+    watcher.micro.on('suspect', (instance) => suspects.push(instance));
     watcher.micro.on('down', (instance) => downs.push(instance));
     await victim.kill();
-    // One interval plus the ping timeout (PING / 2), with one more interval of slack for a busy machine.
-    await waitFor(() => downs.length > 0, 'DOWN event', 2 * PING + PING / 2);
-    expect(downs.map((instance) => [instance.service, instance.status])).toEqual([['user-service', 'DOWN']]);
+    const killed = Date.now();
+    // One interval, the probe timeout (PING / 2) and the second direct try, with one more
+    // interval of slack for a busy machine: the member is suspected, out of the call rotation.
+    await waitFor(() => suspects.length > 0, 'suspect event', 3 * PING + PING / 2);
+    expect(suspects.map((instance) => [instance.service, instance.status, instance.suspect])).toEqual([['user-service', 'UP', true]]);
+    expect(downs).toEqual([]);
+    // Two members: no one else can confirm, so the suspicion lasts its minimum, 4 intervals.
+    await waitFor(() => downs.length > 0, 'DOWN event', 4 * PING + 3 * PING);
+    expect(Date.now() - killed).toBeGreaterThanOrEqual(4 * PING);
+    expect(downs.map((instance) => [instance.service, instance.status, instance.suspect])).toEqual([['user-service', 'DOWN', false]]);
     // Several more pings fail: still one event. A listener at the dead port counts them, and
     // drops each connection so every ping fails.
     let pings = 0;

@@ -50,9 +50,9 @@ async function loadWithSilence(call: () => Promise<unknown>, victim: ChildServic
   return result;
 }
 
-async function cluster(caller: ExpressMicroOptions) {
-  const first = await spawnService('user-service');
-  const second = await spawnService('user-service', { peers: [first.url] });
+async function cluster(caller: ExpressMicroOptions, members: ExpressMicroOptions = {}) {
+  const first = await spawnService('user-service', members);
+  const second = await spawnService('user-service', { peers: [first.url], ...members });
   const client = await startService('order-service', () => {}, { peers: [first.url], ...caller });
   await waitFor(() => upInstances(client.micro, 'user-service').length === 2, 'both user-service instances UP', 10_000);
   const getUser = (): Promise<unknown> => client.micro.services.userService.getUser({ id: 7 });
@@ -80,7 +80,9 @@ describe('an instance that goes silent mid-load', () => {
   }, 40_000);
 
   it('loses the calls in flight to it when both are off (what the two mechanisms prevent)', async () => {
-    const { second, getUser } = await cluster({ timeout: 1000, attemptTimeout: false, pingInterval: 600_000 });
+    // No probes anywhere: the other user-service would otherwise suspect the silent one and
+    // gossip it to the caller, which moves the calls (membership's own rescue).
+    const { second, getUser } = await cluster({ timeout: 1000, attemptTimeout: false, pingInterval: 600_000 }, { pingInterval: 600_000 });
     const result = await loadWithSilence(getUser, second, 200, 100);
     expect(result.failed.length).toBeGreaterThan(0);
     expect(result.failed[0]).toMatch(/^TimeoutError/);

@@ -28,7 +28,9 @@ const ID = /^[A-Za-z0-9_-]{8,64}$/;
 const REV = /^[A-Za-z0-9_-]{1,64}$/;
 const CALL_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,99}$/;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', '*'];
-const MAX = { routes: 1000, members: 1000, names: 8, path: 512, url: 256 };
+const MAX = { routes: 1000, members: 4096, updates: 64, names: 8, path: 512, url: 256 };
+const STATUSES = ['alive', 'suspect', 'dead', 'left'];
+const isIncarnation = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const matches = (pattern: RegExp, value: unknown): value is string => typeof value === 'string' && pattern.test(value);
@@ -59,7 +61,16 @@ function modelRoute(value: unknown): ModelRoute | undefined {
   return { method, path, names: [...names] };
 }
 
-const isMember = (value: unknown): boolean => isObject(value) && matches(SERVICE_NAME, value.name) && matches(ID, value.id) && isOrigin(value.url);
+const isMember = (value: unknown): boolean =>
+  isObject(value) &&
+  matches(SERVICE_NAME, value.name) &&
+  matches(ID, value.id) &&
+  isOrigin(value.url) &&
+  isIncarnation(value.incarnation) &&
+  typeof value.status === 'string' &&
+  STATUSES.includes(value.status) &&
+  matches(REV, value.rev) &&
+  (value.from === undefined || matches(ID, value.from));
 
 interface ModelRegister {
   id: string;
@@ -72,7 +83,7 @@ interface ModelRegister {
 function modelRegister(value: unknown): ModelRegister | undefined {
   if (!isObject(value) || !isObject(value.self)) return undefined;
   const self = value.self;
-  if (self.protocol !== 1 || !matches(SERVICE_NAME, self.name) || !matches(ID, self.id) || !isOrigin(self.url) || !matches(REV, self.rev)) return undefined;
+  if (self.protocol !== 2 || !matches(SERVICE_NAME, self.name) || !matches(ID, self.id) || !isOrigin(self.url) || !matches(REV, self.rev) || !isIncarnation(self.incarnation)) return undefined;
   if (!Array.isArray(self.routes) || self.routes.length > MAX.routes) return undefined;
   const routes = self.routes.map(modelRoute);
   if (routes.some((route) => route === undefined)) return undefined;
@@ -82,7 +93,14 @@ function modelRegister(value: unknown): ModelRegister | undefined {
 }
 
 const modelPing = (value: unknown): boolean =>
-  value === undefined || (isObject(value) && matches(ID, value.id) && isOrigin(value.url) && matches(REV, value.digest));
+  value === undefined ||
+  (isObject(value) &&
+    matches(ID, value.id) &&
+    isOrigin(value.url) &&
+    (value.target === undefined || matches(ID, value.target)) &&
+    Array.isArray(value.updates) &&
+    value.updates.length <= MAX.updates &&
+    value.updates.every(isMember));
 
 const modelLeave = (value: unknown): string | undefined => (isObject(value) && matches(ID, value.id) ? value.id : undefined);
 
@@ -126,7 +144,8 @@ function expectation(request: MaterialRequest): Expectation {
   }
   if (path === '/ping') {
     if (!modelPing(parsed)) return { status: 400, contacts: [] };
-    return { status: 200, contacts: parsed === undefined ? [] : [(parsed as { url: string }).url] };
+    const ping = parsed as { url: string; updates: { url: string }[] } | undefined;
+    return { status: 200, contacts: ping === undefined ? [] : [ping.url, ...ping.updates.map((update) => update.url)] };
   }
   if (path === '/leave') {
     const id = modelLeave(parsed);
@@ -186,7 +205,7 @@ const ROUTES_1000 = routesRaw(1000);
 const ROUTES_1000_BAD_LAST = routesRaw(1000, 'TRACE');
 const ROUTES_1001 = routesRaw(1001);
 const ROUTES_5000 = routesRaw(5000);
-const MEMBERS_1001 = new Raw(`[${Array.from({ length: 1001 }, (_, index) => `{"name":"m","id":"${freshId(1e9 + index)}","url":"${freshUrl(index)}"}`).join(',')}]`);
+const MEMBERS_OVER = new Raw(`[${Array.from({ length: MAX.members + 1 }, (_, index) => `{"name":"m","id":"${freshId(1e9 + index)}","url":"${freshUrl(index)}","incarnation":0,"status":"alive","rev":"r"}`).join(',')}]`);
 
 const PROTO_VALUES = [
   new Raw('{"__proto__":{"polluted":"yes","self":{"protocol":1}}}'),
@@ -240,27 +259,41 @@ const routesArb = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.array(validRoute, { maxLength: 3 }), badRoute).map(([good, bad]) => [...good, bad]) },
   { weight: 2, arbitrary: hostile.filter((value) => value instanceof Raw || !Array.isArray(value)) },
 );
+const incarnationArb = field(fc.nat(1000), fc.constantFrom(-1, 1.5, '1', 2 ** 60, null), isIncarnation);
+const statusArb = field(fc.constantFrom(...STATUSES), fc.constantFrom('zombie', 'ALIVE', '', 1), (value) => typeof value === 'string' && STATUSES.includes(value));
 const memberArb = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(nameArb, idArb, urlArb).map(([name, id, url]) => new Obj([['name', name], ['id', id], ['url', url]])) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(nameArb, idArb, urlArb, incarnationArb, statusArb, revArb)
+      .map(([name, id, url, incarnation, status, rev]) => new Obj([['name', name], ['id', id], ['url', url], ['incarnation', incarnation], ['status', status], ['rev', rev]])),
+  },
   { weight: 1, arbitrary: hostile },
 );
 const membersArb = fc.oneof(
   { weight: 12, arbitrary: fc.array(memberArb, { maxLength: 3 }) },
-  { weight: 1, arbitrary: fc.constant(MEMBERS_1001) },
+  { weight: 1, arbitrary: fc.constant(MEMBERS_OVER) },
   { weight: 1, arbitrary: hostile },
 );
-const protocolArb = field(fc.constant(1), fc.constantFrom(0, 2, '1', 1.5, -1, 99, true), (value) => value === 1);
+const protocolArb = field(fc.constant(2), fc.constantFrom(0, 1, '2', 1.5, -1, 99, true), (value) => value === 2);
 const extraKeys = fc.array(fc.tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'self', 'members', 'x'), hostile), { maxLength: 2 });
 
 const selfArb = fc
-  .tuple(protocolArb, nameArb, idArb, urlArb, routesArb, revArb, extraKeys)
-  .map(([protocol, name, id, url, routes, rev, extra]) => new Obj([['protocol', protocol], ['name', name], ['id', id], ['url', url], ['routes', routes], ['rev', rev], ...extra]));
+  .tuple(protocolArb, nameArb, idArb, urlArb, routesArb, revArb, incarnationArb, extraKeys)
+  .map(([protocol, name, id, url, routes, rev, incarnation, extra]) =>
+    new Obj([['protocol', protocol], ['name', name], ['id', id], ['url', url], ['routes', routes], ['rev', rev], ['incarnation', incarnation], ...extra]),
+  );
 const registerBody = fc.oneof(
   { weight: 12, arbitrary: fc.tuple(fc.oneof({ weight: 8, arbitrary: selfArb }, { weight: 1, arbitrary: hostile }), membersArb, extraKeys).map(([self, members, extra]) => new Obj([['self', self], ['members', members], ...extra])) },
   { weight: 1, arbitrary: hostile },
 );
 const pingBody = fc.oneof(
-  { weight: 8, arbitrary: fc.tuple(idArb, urlArb, revArb, extraKeys).map(([id, url, digest, extra]) => new Obj([['id', id], ['url', url], ['digest', digest], ...extra])) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(idArb, urlArb, fc.oneof(fc.constant(undefined), idArb), fc.oneof({ weight: 8, arbitrary: fc.array(memberArb, { maxLength: 3 }) }, { weight: 1, arbitrary: hostile }), extraKeys)
+      .map(([id, url, target, updates, extra]) => new Obj([['id', id], ['url', url], ...(target === undefined ? [] : [['target', target] as [string, unknown]]), ['updates', updates], ...extra])),
+  },
   { weight: 1, arbitrary: hostile },
 );
 const leaveBody = fc.oneof(
