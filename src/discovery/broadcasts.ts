@@ -14,11 +14,16 @@ export function retransmitLimit(members: number): number {
  * goes first, and each is dropped after `retransmitLimit` sends.
  */
 export class Broadcasts {
-  readonly #queue = new Map<string, { update: MemberState; sent: number }>();
+  readonly #queue = new Map<string, { update: MemberState; sent: number; order: number; urgent: boolean }>();
+  #added = 0;
 
-  /** Queues `update`, replacing what was queued about the same member. */
-  add(update: MemberState): void {
-    this.#queue.set(update.id, { update, sent: 0 });
+  /**
+   * Queues `update`, replacing what was queued about the same member. Urgent news (a suspicion,
+   * a death, a refutation, a leave) rides ahead of the rest: it changes where calls go.
+   */
+  add(update: MemberState, urgent = false): void {
+    this.#queue.delete(update.id);
+    this.#queue.set(update.id, { update, sent: 0, order: this.#added++, urgent });
   }
 
   /** Drops what is queued about member `id`. */
@@ -30,11 +35,11 @@ export class Broadcasts {
     return this.#queue.size;
   }
 
-  /** Up to `limit` updates for one message, least-sent first, each counted as sent once more. */
+  /** Up to `limit` updates for one message: urgent first, then least-sent, then newest; each counted as sent once more. */
   take(limit: number, members: number, skip?: string): MemberState[] {
     if (this.#queue.size === 0) return [];
     const entries = [...this.#queue.values()].filter((entry) => entry.update.id !== skip);
-    if (entries.length > limit) entries.sort((a, b) => a.sent - b.sent);
+    if (entries.length > limit) entries.sort((a, b) => Number(b.urgent) - Number(a.urgent) || a.sent - b.sent || b.order - a.order);
     const chosen = entries.length > limit ? entries.slice(0, limit) : entries;
     const most = retransmitLimit(members);
     const updates: MemberState[] = [];

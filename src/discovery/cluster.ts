@@ -49,9 +49,9 @@ export interface DiscoveryClient {
 /** How long this instance's own routes are cached before they are read from the app again. */
 const ROUTES_TTL = 1000;
 /** News items riding on one message. */
-const PIGGYBACK = 8;
+const PIGGYBACK = 16;
 /** How many members urgent news (a suspicion, a death, a refutation, a leave) is pushed to at once. */
-const FANOUT = 3;
+const FANOUT = 4;
 /** Push-pull with one random member every this many rounds (more above 32 members). */
 const PUSH_PULL_ROUNDS = 10;
 /** Descriptor fetches (`describe`) in flight at once: a joiner of a large cluster fetches many. */
@@ -97,12 +97,12 @@ export class Cluster {
    * bring a departed instance back; ids are kept for `forgetAfter`, then dropped.
    */
   readonly #departed = new Map<string, number>();
-  readonly #describeQueue: string[] = [];
+  readonly #describeQueue = new Set<string>();
   #describing = 0;
   #hot: MemberState[] = [];
   #hotTimer: Timer | undefined;
-  #order: Instance[] = [];
-  #orderNext = 0;
+  #ring: Instance[] = [];
+  #ringRevision = -1;
   #probing = false;
   #reconnectNext = 0;
   #rounds = 0;
@@ -215,14 +215,15 @@ export class Cluster {
 
   /** Fetches the descriptor (routes) of the instance at `url`, introducing this one in turn. */
   #describe(url: string): void {
-    if (this.#closed || url === this.#self?.url || this.#exchanges.has(`describe ${url}`) || this.#describeQueue.includes(url)) return;
-    this.#describeQueue.push(url);
+    if (this.#closed || url === this.#self?.url || this.#exchanges.has(`describe ${url}`) || this.#describeQueue.has(url)) return;
+    this.#describeQueue.add(url);
     this.#pumpDescribes();
   }
 
   #pumpDescribes(): void {
-    while (this.#describing < DESCRIBE_CONCURRENCY && this.#describeQueue.length > 0) {
-      const url = this.#describeQueue.shift() as string;
+    for (const url of this.#describeQueue) {
+      if (this.#describing >= DESCRIBE_CONCURRENCY) break;
+      this.#describeQueue.delete(url);
       this.#describing++;
       void this.#once('describe', url, async () => {
         const message: DescribeMessage = { self: this.descriptor() };
@@ -357,17 +358,24 @@ export class Cluster {
     for (const seed of this.#seeds) if (!this.table.byUrl(seed)) void this.exchange(seed);
   }
 
-  /** The next member in a shuffled round-robin order: each is probed once per N rounds. */
+  /**
+   * The member to probe this round. Members (UP, this one included) stand in a ring sorted by id;
+   * in time slot t (one probe interval long) each probes the member `1 + t mod (N - 1)` places
+   * after itself. While views agree, that is a permutation: every member is probed by exactly
+   * one other each interval (a crash is noticed within one), and over N - 1 intervals by every
+   * other member in turn. SWIM's shuffled round-robin gives the second property, not the first.
+   */
   #nextTarget(): Instance | undefined {
-    for (let tries = 0; tries < 2; tries++) {
-      while (this.#orderNext < this.#order.length) {
-        const candidate = this.#order[this.#orderNext++] as Instance;
-        if (candidate.status === 'UP' && this.table.get(candidate.id) === candidate) return candidate;
-      }
-      this.#order = shuffle(this.#others(), this.#random);
-      this.#orderNext = 0;
+    const self = this.#requireSelf();
+    if (this.#ringRevision !== this.table.revision) {
+      this.#ring = [...this.table.instances()].filter((instance) => instance.status === 'UP').sort((a, b) => (a.id < b.id ? -1 : 1));
+      this.#ringRevision = this.table.revision;
     }
-    return undefined;
+    const ring = this.#ring;
+    if (ring.length < 2) return undefined;
+    const slot = Math.floor(this.#clock.now() / this.#settings.pingInterval);
+    const target = ring[(ring.indexOf(self) + 1 + (slot % (ring.length - 1))) % ring.length] as Instance;
+    return target.self ? undefined : target;
   }
 
   async #probeNext(): Promise<void> {
@@ -593,8 +601,8 @@ export class Cluster {
     this.#suspicions.delete(instance.id);
     this.table.markUp(instance, this.#clock.now());
     const update = state(instance);
-    this.#broadcasts.add(update);
     if (refuted) this.#urgentNews(update);
+    else this.#broadcasts.add(update);
   }
 
   /** News about this instance: a suspicion or death of its current incarnation is refuted. */
@@ -606,7 +614,6 @@ export class Cluster {
     // Being suspected hints that this instance is the slow one (Lifeguard).
     this.#health.worse();
     const refutation = state(self);
-    this.#broadcasts.add(refutation);
     this.#urgentNews(refutation);
     this.#settings.logger.debug?.(`express-micro: refuted being ${update.status} (incarnation ${this.#incarnation})`);
   }
@@ -616,7 +623,7 @@ export class Cluster {
     if (instance.self || instance.status === 'DOWN') return;
     const existing = this.#suspicions.get(instance.id);
     if (existing && existing.incarnation === incarnation) {
-      if (existing.confirm(from)) this.#broadcasts.add({ ...state(instance), status: 'suspect', from });
+      if (existing.confirm(from)) this.#broadcasts.add({ ...state(instance), status: 'suspect', from }, true);
       return;
     }
     existing?.stop();
@@ -630,7 +637,6 @@ export class Cluster {
     this.table.markSuspect(instance);
     if (from === this.id) this.#settings.logger.info(`express-micro: ${instance.name} at ${instance.url} is suspected (no answer to probes from here or from ${this.#settings.indirectChecks} other members)`);
     const update: MemberState = { ...state(instance), status: 'suspect', incarnation, from };
-    this.#broadcasts.add(update);
     this.#urgentNews(update);
   }
 
@@ -649,7 +655,6 @@ export class Cluster {
     this.#settings.logger.warn(`express-micro: ${instance.name} at ${instance.url} is DOWN (${reason})`);
     this.table.markDown(instance, this.#clock.now());
     const update = state(instance);
-    this.#broadcasts.add(update);
     this.#urgentNews(update);
   }
 
@@ -660,7 +665,6 @@ export class Cluster {
     this.#suspicions.delete(instance.id);
     const update: MemberState = { ...state(instance), status: 'left' };
     this.table.remove(instance.id);
-    this.#broadcasts.add(update);
     this.#urgentNews(update);
   }
 
@@ -670,6 +674,7 @@ export class Cluster {
    * few network round trips instead of a few probe rounds.
    */
   #urgentNews(update: MemberState): void {
+    this.#broadcasts.add(update, true);
     this.#hot.push(update);
     this.#hotTimer ??= this.#clock.after(0, () => this.#flushUrgent());
   }

@@ -46,11 +46,13 @@ export interface ServiceEntry {
  */
 export class MembershipTable {
   readonly #byId = new Map<string, Instance>();
+  readonly #byUrl = new Map<string, Instance>();
   readonly #services = new Map<string, ServiceEntry>();
   readonly #events: Emitter;
   #digest: string | undefined;
   #alive = 0;
   #down = 0;
+  #revision = 0;
 
   constructor(events: Emitter) {
     this.#events = events;
@@ -71,8 +73,7 @@ export class MembershipTable {
   }
 
   byUrl(url: string): Instance | undefined {
-    for (const instance of this.#byId.values()) if (instance.url === url) return instance;
-    return undefined;
+    return this.#byUrl.get(url);
   }
 
   instances(): IterableIterator<Instance> {
@@ -89,6 +90,11 @@ export class MembershipTable {
   /** How many instances are UP, this one included: the cluster size for timeouts and fan-out. */
   get alive(): number {
     return this.#alive;
+  }
+
+  /** Changes whenever an instance is added, removed, or changes status or routes. */
+  get revision(): number {
+    return this.#revision;
   }
 
   /** How many instances are DOWN (and not forgotten yet). */
@@ -143,6 +149,7 @@ export class MembershipTable {
       ejectedUntil: 0,
     };
     this.#byId.set(instance.id, instance);
+    this.#byUrl.set(instance.url, instance);
     this.#alive++;
     const key = serviceKey(instance.name);
     let entry = this.#services.get(key);
@@ -224,6 +231,7 @@ export class MembershipTable {
     if (!instance || instance.self) return;
     this.markDown(instance);
     this.#byId.delete(id);
+    if (this.#byUrl.get(instance.url) === instance) this.#byUrl.delete(instance.url);
     this.#down--;
     const key = serviceKey(instance.name);
     const entry = this.#services.get(key);
@@ -233,11 +241,13 @@ export class MembershipTable {
       else this.#changed(instance);
     }
     this.#digest = undefined;
+    this.#revision++;
     this.#events.emit('removed', info(instance));
   }
 
   #changed(instance: Instance): void {
     this.#digest = undefined;
+    this.#revision++;
     const entry = this.#services.get(serviceKey(instance.name));
     if (!entry) return;
     const up = entry.instances.filter((candidate) => candidate.status === 'UP');
