@@ -109,6 +109,8 @@ export class Cluster {
   #lastPushPull = 0;
   #incarnation = 0;
   #seeds: string[] = [];
+  /** What each seed name last resolved to, so a change is logged once. */
+  readonly #resolved = new Map<string, string>();
   #resolveReady: () => void = () => {};
   #self: Instance | undefined;
   #routesReadAt = 0;
@@ -187,6 +189,11 @@ export class Cluster {
       // https seeds keep their name: the certificate is for the name, not the address.
       const addresses = url.protocol === 'http:' ? await resolve(url.hostname) : [];
       if (addresses.length === 0) seeds.push(peer);
+      const said = addresses.join(', ');
+      if (addresses.length > 0 && addresses[0] !== url.hostname.replace(/^\[|\]$/g, '') && this.#resolved.get(peer) !== said) {
+        this.#resolved.set(peer, said);
+        this.#settings.logger.info(`express-micro: seed ${peer} resolves to ${said}; joining through each`);
+      }
       for (const address of addresses) seeds.push(`http://${address.includes(':') ? `[${address}]` : address}:${url.port || '80'}`);
     }
     this.#seeds = [...new Set(seeds)];

@@ -16,6 +16,9 @@ afterEach(stopApps);
 const PING = 200; // pingTimeout is PING / 2
 const PING_TIMEOUT = PING / 2;
 const SLACK = 250; // scheduling slack on a shared, busy machine
+// A probe (a direct try, then a second one), then the suspicion's minimum: two members, so no
+// one else can confirm it and it lasts 4 intervals (docs/ARCHITECTURE.md, "Membership").
+const DOWN_WITHIN = PING + 2 * PING_TIMEOUT + 4 * PING + SLACK + PING;
 
 type Mode = 'open' | 'slow' | 'mute' | 'mute-calls' | 'trickle-ping' | 'reset-calls';
 
@@ -135,7 +138,7 @@ describe('slow and mute peers', () => {
     expect(ms).toBeGreaterThanOrEqual(timeout - 5);
     expect(ms).toBeLessThan(timeout + SLACK);
 
-    await waitFor(() => isDown(watcher.micro, peer.url), 'slow peer DOWN', PING + PING_TIMEOUT + SLACK + PING);
+    await waitFor(() => isDown(watcher.micro, peer.url), 'slow peer DOWN', DOWN_WITHIN);
     await pingRounds(state, 8);
     // Once DOWN, it stays DOWN while it stays slow: one down event, no flapping back UP.
     expect(downs).toHaveLength(1);
@@ -166,7 +169,7 @@ describe('slow and mute peers', () => {
       expect(ms).toBeLessThan(timeout + SLACK);
     }
 
-    await waitFor(() => isDown(watcher.micro, peer.url), 'mute peer DOWN', PING + PING_TIMEOUT + SLACK + PING);
+    await waitFor(() => isDown(watcher.micro, peer.url), 'mute peer DOWN', DOWN_WITHIN);
     const heldBefore = state.pings;
     await pingRounds(state, 10);
     expect(state.pings - heldBefore).toBeGreaterThanOrEqual(10);
@@ -191,7 +194,7 @@ describe('slow and mute peers', () => {
   it('marks DOWN a peer whose ping answers trickle in forever', async () => {
     const { peer, watcher, gate: state } = await slowPair('drip-service');
     state.mode = 'trickle-ping';
-    await waitFor(() => isDown(watcher.micro, peer.url), 'dripping peer DOWN', PING + PING_TIMEOUT + SLACK + PING);
+    await waitFor(() => isDown(watcher.micro, peer.url), 'dripping peer DOWN', DOWN_WITHIN);
     await pingRounds(state, 5);
     expect(isDown(watcher.micro, peer.url)).toBe(true);
     await expectFewConnections(peer, 3);
