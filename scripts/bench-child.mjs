@@ -23,11 +23,6 @@ const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
 
 const app = express();
 let discovery = 0;
-// Counts every request the discovery router gets (registered before express-micro mounts it).
-app.use('/_discovery', (_request, _response, next) => {
-  discovery++;
-  next();
-});
 const micro = expressMicro(app, options);
 let port = 0;
 const mode = { status: 200, delay: 0 };
@@ -54,6 +49,8 @@ let server;
 async function go() {
   if (server) return;
   server = app.listen(0, '127.0.0.1');
+  // Discovery is served ahead of the app's middleware: every request is counted at the server.
+  server.prependListener('request', (request) => request.url.startsWith('/_discovery/') && discovery++);
   await new Promise((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
