@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import expressMicro from '../../src/index.ts';
 import { killAll, SECRET, spawnService, waitFor, type ChildService } from '../helpers.ts';
 import { connectionsOf, resourceCounts, startApp, stopApps, type FaultService } from './helpers.ts';
+import { seeded } from '../support/random.ts';
 
 afterAll(async () => {
   await stopApps();
@@ -29,18 +30,6 @@ const WORKERS = 3;
 const CONVERGE_BOUND = 2 * PING + 750;
 const SERVICES = ['alpha-service', 'beta-service', 'gamma-service'] as const;
 const CALL_NAMES = { 'alpha-service': 'alphaService', 'beta-service': 'betaService', 'gamma-service': 'gammaService' } as const;
-
-/** A small seeded PRNG, so that a failing run can be replayed with CHURN_SEED. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One instance slot: a service name and a port that its successive processes reuse. */
 interface Slot {
@@ -84,7 +73,7 @@ function listenerCounts(client: FaultService, signal: AbortSignal): Record<strin
 describe('churn soak', () => {
   it('keeps calls settling and succeeding while instances are killed and restarted, then converges and leaks nothing', async () => {
     const seed = Number(process.env.CHURN_SEED ?? Date.now() % 2 ** 31);
-    const random = prng(seed);
+    const random = seeded(seed);
     const client = await startApp('churn-client', { options: { pingInterval: PING, timeout: CALL_TIMEOUT } });
     const childOptions = { pingInterval: PING, peers: [client.url] };
 
@@ -197,7 +186,7 @@ describe('churn soak', () => {
         await Promise.all(victims.map((victim) => victim.child.kill()));
         stats.kills += victims.length;
         // Half the time the client must notice first (ping or failed call); else restart at once.
-        if (random() < 0.5) await waitFor(() => victims.every((victim) => !upInTable(victim.url)), 'the client sees the victims DOWN', 4 * PING + 2000);
+        if (random() < 0.5) await waitFor(() => victims.every((victim) => !upInTable(victim.url)), 'the client sees the victims DOWN', 10 * PING + 2000);
         for (const victim of victims) {
           victim.child = await spawnService(victim.service, childOptions, victim.port);
           victim.alive = true;

@@ -6,18 +6,9 @@
  */
 import { answerMessage, Cluster, PROTOCOL_VERSION, type Clock, type DiscoveryClient } from '../../src/discovery/index.ts';
 import type { Timer } from '../../src/runtime/index.ts';
+import { seeded } from '../support/random.ts';
 
-/** A small, fast, seeded random source (mulberry32). */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded };
 
 interface Task {
   at: number;
