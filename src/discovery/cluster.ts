@@ -355,14 +355,16 @@ export class Cluster {
     this.#schedule();
   }
 
-  /** Seeds not in the table are joined again; an isolated instance resolves its seeds again first. */
+  /**
+   * Seeds not in the table are joined again (a DOWN one is pinged by `#reconnect` already); an
+   * isolated instance resolves its seed names again first, every 5 rounds.
+   */
   #rejoin(): void {
-    const isolated = this.table.alive <= 1;
-    if (isolated && this.#rounds % 5 === 0) {
-      void this.#join();
-      return;
-    }
-    for (const seed of this.#seeds) if (!this.table.byUrl(seed)) void this.exchange(seed);
+    const rejoin = (): void => {
+      for (const seed of this.#seeds) if (!this.table.byUrl(seed)) void this.exchange(seed);
+    };
+    if (this.table.alive <= 1 && this.#rounds % 5 === 0) void this.#resolveSeeds().then(rejoin);
+    else rejoin();
   }
 
   /**

@@ -186,7 +186,7 @@ describe('churn soak', () => {
         await Promise.all(victims.map((victim) => victim.child.kill()));
         stats.kills += victims.length;
         // Half the time the client must notice first (ping or failed call); else restart at once.
-        if (random() < 0.5) await waitFor(() => victims.every((victim) => !upInTable(victim.url)), 'the client sees the victims DOWN', 10 * PING + 2000);
+        if (random() < 0.5) await waitFor(() => victims.every((victim) => !upInTable(victim.url)), 'the client sees the victims DOWN', 26 * PING + 2000);
         for (const victim of victims) {
           victim.child = await spawnService(victim.service, childOptions, victim.port);
           victim.alive = true;
