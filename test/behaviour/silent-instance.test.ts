@@ -50,7 +50,7 @@ async function loadWithSilence(call: () => Promise<unknown>, victim: ChildServic
   return result;
 }
 
-async function cluster(caller: ExpressMicroOptions, members: ExpressMicroOptions = {}) {
+async function cluster(caller: ExpressMicroOptions, members: Record<string, unknown> = {}) {
   const first = await spawnService('user-service', members);
   const second = await spawnService('user-service', { peers: [first.url], ...members });
   const client = await startService('order-service', () => {}, { peers: [first.url], ...caller });
