@@ -78,7 +78,11 @@ function budgetOf(context: CallContext, entry: ServiceEntry): RetryBudget | unde
 }
 
 function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undefined): Instance | undefined {
-  return context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimateOf(entry).mean()) : pickRoundRobin(entry, avoid);
+  const chosen = context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimateOf(entry).mean()) : pickRoundRobin(entry, avoid);
+  if (avoid === undefined || chosen !== avoid) return chosen;
+  // The rotation holds only the instance that just failed (the others are suspected, say, by a
+  // probe that a busy machine answered late): any other UP instance is worth the retry.
+  return entry.instances.find((instance) => instance.status === 'UP' && instance !== avoid) ?? chosen;
 }
 
 /** Why the slower of two hedged requests was cancelled. */
@@ -188,10 +192,14 @@ export async function execute(
   budget?.deposit(begun);
   let lastError: unknown;
   let previous: Instance | undefined;
+  let refused = false;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const instance = pick(context, entry, previous);
     if (!instance) break;
-    if (attempt > 0 && budget && !budget.withdraw(Date.now())) break; // the budget is spent: no retry storm
+    // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
+    // reached the service, so moving on adds no load to it.
+    if (attempt > 0 && budget && !refused && !budget.withdraw(Date.now())) break;
+    refused = false;
     previous = instance;
     const started = Date.now();
     const left = attempt === 0 ? allowed : deadline - started;
@@ -232,6 +240,7 @@ export async function execute(
       }
       context.cluster.unreachable(instance);
       lastError = error;
+      refused = error.kind === 'connect';
       if (error.kind === 'connect' || route.idempotent) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);
     } finally {

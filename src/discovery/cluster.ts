@@ -536,8 +536,11 @@ export class Cluster {
    * at once, and is probed now (directly and through others) instead of at its turn.
    */
   unreachable(instance: Instance): void {
-    if (this.#closed || instance.self || instance.status !== 'UP' || this.#urgent.has(instance.id)) return;
+    if (this.#closed || instance.self || instance.status !== 'UP') return;
+    // Out of the rotation even while a probe of it is already running (a refutation it sent
+    // may have started one): calls must not keep meeting a refused port meanwhile.
     this.table.markSuspect(instance);
+    if (this.#urgent.has(instance.id)) return;
     this.#urgent.add(instance.id);
     void this.#probe(instance).finally(() => this.#urgent.delete(instance.id));
   }
