@@ -102,6 +102,7 @@ export class Cluster {
   #hot: MemberState[] = [];
   #hotTimer: Timer | undefined;
   #ring: Instance[] = [];
+  #ringSelf = 0;
   #ringRevision = -1;
   #probing = false;
   #reconnectNext = 0;
@@ -139,11 +140,6 @@ export class Cluster {
 
   get started(): boolean {
     return this.#self !== undefined;
-  }
-
-  /** How much this instance stretches its own timeouts (Lifeguard's local health score, 0–8). */
-  get healthScore(): number {
-    return this.#health.score;
   }
 
   /** Puts this instance in its own table, starts the probe rounds and joins through the seeds. */
@@ -378,12 +374,13 @@ export class Cluster {
     const self = this.#requireSelf();
     if (this.#ringRevision !== this.table.revision) {
       this.#ring = [...this.table.instances()].filter((instance) => instance.status === 'UP').sort((a, b) => (a.id < b.id ? -1 : 1));
+      this.#ringSelf = this.#ring.indexOf(self);
       this.#ringRevision = this.table.revision;
     }
     const ring = this.#ring;
     if (ring.length < 2) return undefined;
     const slot = Math.floor(this.#clock.now() / this.#settings.pingInterval);
-    const target = ring[(ring.indexOf(self) + 1 + (slot % (ring.length - 1))) % ring.length] as Instance;
+    const target = ring[(this.#ringSelf + 1 + (slot % (ring.length - 1))) % ring.length] as Instance;
     return target.self ? undefined : target;
   }
 

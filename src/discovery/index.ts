@@ -7,4 +7,4 @@ export { answerMessage, discoveryHandler, servicesView, type AuthResult, type Gu
 export { serviceKey } from './service-name.ts';
 export { info, type Instance, type MembershipTable, type ServiceEntry } from './table.ts';
 export { DiscoveryTransport, type Authorize } from './transport.ts';
-export { PROTOCOL_VERSION, type DiscoveryEvent, type InstanceInfo, type InstanceStatus } from './types.ts';
+export type { DiscoveryEvent, InstanceInfo, InstanceStatus } from './types.ts';

@@ -4,7 +4,7 @@
  * and delay. Nothing is sent on any socket. Messages go through `answerMessage`, the same
  * validation and dispatch the HTTP endpoints use.
  */
-import { answerMessage, Cluster, PROTOCOL_VERSION, type Clock, type DiscoveryClient } from '../../src/discovery/index.ts';
+import { answerMessage, Cluster, type Clock, type DiscoveryClient } from '../../src/discovery/index.ts';
 import type { Timer } from '../../src/runtime/index.ts';
 import { seeded } from '../support/random.ts';
 
@@ -220,4 +220,3 @@ export class World {
   }
 }
 
-export { PROTOCOL_VERSION };
