@@ -207,7 +207,7 @@ export class Cluster {
    */
   exchange(url: string): Promise<void> {
     return this.#once('register', url, async () => {
-      const message: RegisterMessage = { self: this.descriptor(), members: this.table.members() };
+      const message: RegisterMessage = { self: this.descriptor(), members: this.#members() };
       const answer = parseRegister(await this.#client.post(url, '/_discovery/register', message, this.#exchangeTimeout()));
       if (typeof answer === 'string') throw new Error(`invalid register answer: ${answer}`);
       if (this.#closed) return;
@@ -304,7 +304,7 @@ export class Cluster {
   onRegister(message: RegisterMessage): RegisterMessage {
     this.#admit(message.self);
     for (const member of message.members) this.#merge(member);
-    return { self: this.descriptor(), members: this.table.members() };
+    return { self: this.descriptor(), members: this.#members() };
   }
 
   /** Handles `POST /_discovery/describe`: the sender introduces itself; answer with this instance. */
@@ -707,6 +707,17 @@ export class Cluster {
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /**
+   * Every member's state for a push-pull. A member only a failed call took out of the rotation
+   * here (no suspicion held) is told alive: that is this process's view, not news. A suspicion
+   * goes without a `from`: the receiver files it under the suspect's own id, so push-pulls add at
+   * most one confirmation however many of them carry it (naming this instance instead raised the
+   * simulation's false DOWN at 20% loss from 0.01 to 0.55 per member-minute).
+   */
+  #members(): MemberState[] {
+    return this.table.members().map((member) => (member.status === 'suspect' && !this.#suspicions.has(member.id) ? { ...member, status: 'alive' } : member));
+  }
 
   /** Every UP member but this one (the table's order). */
   #others(): Instance[] {
