@@ -6,7 +6,8 @@ import { defineConfig } from 'tsup';
 // named value export would make it an object). removeNodeProtocol: false keeps `node:` imports.
 // `npm run build` empties dist/ first, so no build cleans (they run side by side).
 // The third build is the `express-micro` bin (dist/cli.js): an entry of its own, so the library's
-// entries never import it. tsup keeps the entry's shebang and makes the file executable.
+// entries never import it, and TypeScript (an optional peer, loaded by `types --app` only) stays
+// external. tsup keeps the entry's shebang and makes the file executable.
 const shared = {
   dts: true,
   clean: false,
@@ -20,5 +21,5 @@ const shared = {
 export default defineConfig([
   { ...shared, entry: { index: 'src/index.ts' }, format: ['esm'] },
   { ...shared, entry: { index: 'src/cjs.ts' }, format: ['cjs'], cjsInterop: true, splitting: true },
-  { ...shared, entry: { cli: 'src/cli/bin.ts' }, format: ['esm'], dts: false },
+  { ...shared, entry: { cli: 'src/cli/bin.ts' }, format: ['esm'], dts: false, external: [...shared.external, 'typescript'] },
 ]);

@@ -1,10 +1,11 @@
 /**
  * `express-micro types`: writes TypeScript declarations that make `services` precise, from the
- * routes a running cluster publishes (`--peer`), and with `--check` tells whether a committed
- * file is still what would be generated (README, "Generated types").
+ * routes a running cluster publishes (`--peer`) or from the services' source (`--app`), and with
+ * `--check` tells whether a committed file is still what would be generated (README, "Generated
+ * types").
  */
 import { OptionError } from '../../../errors/index.ts';
-import { FileError, isFile, readTextFile, writeTextFile } from '../../../runtime/files/index.ts';
+import { FileError, isFile, readTextFile, relativePath, writeTextFile } from '../../../runtime/files/index.ts';
 import { defaultSecretPath, readEnv } from '../../../runtime/index.ts';
 import { resolveSecret, SECRET_ENV } from '../../../security/secret.ts';
 import type { Command, CommandContext } from '../../command.ts';
@@ -14,16 +15,22 @@ import { ServiceSet } from './model.ts';
 import { DEFAULT_PEER, parseTypesOptions, type TypesOptions } from './options.ts';
 import { PEER_TIMEOUT_MS, readCluster } from './peers.ts';
 import { renderDeclarations } from './render.ts';
+import { readSources } from './source/index.ts';
 
-const HELP = `Usage: express-micro types [--peer URL]... [--out FILE [--check]]
+const HELP = `Usage: express-micro types [--peer URL]... [--app FILE [--name NAME]]... [--out FILE [--check]]
 
 Writes TypeScript declarations for the services of a cluster: once the file is part of your
 program, \`services\` knows every service (userService, 'user-service', user_service), its calls
 and their path parameters, and unknown names fail to compile.
 
-Source:
+Sources (together: --app wins for the services it reads):
   --peer URL          a running service; asks GET /_discovery/services what it and its peers
-                      publish. Repeatable. Default: ${DEFAULT_PEER}.
+                      publish. Repeatable. Default: ${DEFAULT_PEER} when no --app is given.
+  --app FILE          a service's TypeScript (or JavaScript) source, read with the TypeScript
+                      compiler (install typescript): answer types are inferred from what the
+                      handlers pass to res.json() / res.send(). Repeatable, one service each.
+  --name NAME         the service name of the --app before it, when its expressMicro() call has
+                      no literal serviceName.
 
 Output:
   --out FILE          write the declarations there (default: standard output).
@@ -42,6 +49,7 @@ an error (one line on stderr: an unreachable peer, a refused secret, a missing f
 
 Examples:
   npx express-micro types --peer http://127.0.0.1:3000 --out src/services.d.ts
+  npx express-micro types --app services/users/src/app.ts --app services/orders/src/app.ts --out src/services.d.ts
   npx express-micro types --peer http://127.0.0.1:3000 --out src/services.d.ts --check
 `;
 
@@ -67,6 +75,11 @@ async function collect(options: TypesOptions, context: CommandContext): Promise<
       throw new CliError(message);
     }
     for (const list of await readCluster(options.peers, { secret, hmac: options.hmac })) for (const service of list) services.merge(service);
+  }
+  if (options.apps.length > 0) {
+    const read = await readSources(options.apps);
+    for (const warning of read.warnings) context.error(`express-micro types: warning: ${relativePath(context.cwd, warning.file)}:${warning.line}: ${warning.message}\n`);
+    for (const service of read.services) services.replace(service);
   }
   return services;
 }
@@ -110,7 +123,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
 /** The `types` command. */
 export const typesCommand: Command = {
   name: 'types',
-  summary: 'write TypeScript declarations for the services of a cluster',
+  summary: 'write TypeScript declarations for the services of a cluster (from it, or from their source)',
   help: HELP,
   run,
 };
