@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, compile, ROOT, runCli, tempFolder } from './support.ts';
+import { compare, compile, completions, ROOT, runCli, tempFolder } from './support.ts';
 
 const folder = tempFolder('compile');
 let generated = '';
@@ -81,6 +81,14 @@ describe('a consumer compiled with the file generated from source', () => {
       expect(result.missing).toEqual([]);
     });
   }
+
+  it('gives editors completion: the services after `services.`, the calls after `services.userService.`', { timeout: 60_000 }, () => {
+    const files = { 'services.d.ts': generated, 'editing.ts': `${HEAD}\nvoid services.$;\n` };
+    expect(completions(folder.path, files, 'editing.ts').sort()).toEqual(['order-service', 'orderService', 'order_service', 'user-service', 'userService', 'user_service']);
+    const calls = completions(folder.path, { ...files, 'editing.ts': `${HEAD}\nvoid services.userService.$;\n` }, 'editing.ts');
+    expect(calls).toEqual(expect.arrayContaining(['$call', 'getUser', 'getUsers', 'listUsers', 'getAccount', 'createSession']));
+    expect(calls).not.toContain('findById');
+  });
 
   it('is plain interfaces: no conditional, mapped or imported user types for the checker to unfold', () => {
     expect(generated).not.toMatch(/\bextends\b|\binfer\b|\bkeyof\b|\bimport\(/);

@@ -52,24 +52,8 @@ const cache = new Map<string, ts.SourceFile | undefined>();
  * declaration file is one of `files`, as in a user's project.
  */
 export function compile(folder: string, files: Record<string, string>, extra: ts.CompilerOptions = {}): Diagnostic[] {
-  const names: string[] = [];
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(folder, name);
-    writeFileSync(path, text);
-    names.push(path);
-  }
-  const options: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    allowImportingTsExtensions: true,
-    types: ['node'],
-    paths: { 'express-micro': [join(ROOT, 'src/index.ts')] },
-    ...extra,
-  };
+  const names = write(folder, files);
+  const options = compilerOptions(extra);
   const base = ts.createCompilerHost(options, true);
   const host: ts.CompilerHost = {
     ...base,
@@ -91,6 +75,65 @@ export function compile(folder: string, files: Record<string, string>, extra: ts
       message: ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'),
     };
   });
+}
+
+function write(folder: string, files: Record<string, string>): string[] {
+  return Object.entries(files).map(([name, text]) => {
+    const path = join(folder, name);
+    writeFileSync(path, text);
+    return path;
+  });
+}
+
+function compilerOptions(extra: ts.CompilerOptions): ts.CompilerOptions {
+  return {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    allowImportingTsExtensions: true,
+    types: ['node'],
+    paths: { 'express-micro': [join(ROOT, 'src/index.ts')] },
+    ...extra,
+  };
+}
+
+/**
+ * What an editor offers after the `$` in `file` (which must hold one `$`): the names of a
+ * completion list, from TypeScript's language service, the one editors use.
+ */
+export function completions(folder: string, files: Record<string, string>, file: string): string[] {
+  const text = files[file] as string;
+  const position = text.indexOf('$');
+  const written = { ...files, [file]: text.slice(0, position) + text.slice(position + 1) };
+  const names = write(folder, written);
+  const options = compilerOptions({});
+  const host: ts.LanguageServiceHost = {
+    getScriptFileNames: () => names,
+    getScriptVersion: () => '1',
+    getScriptSnapshot: (name) => {
+      const content = ts.sys.readFile(name);
+      return content === undefined ? undefined : ts.ScriptSnapshot.fromString(content);
+    },
+    getCurrentDirectory: () => folder,
+    getCompilationSettings: () => options,
+    getDefaultLibFileName: (settings) => ts.getDefaultLibFilePath(settings),
+    fileExists: ts.sys.fileExists,
+    readFile: ts.sys.readFile,
+    readDirectory: ts.sys.readDirectory,
+    directoryExists: ts.sys.directoryExists,
+    getDirectories: ts.sys.getDirectories,
+  };
+  const service = ts.createLanguageService(host);
+  try {
+    // As VS Code asks: it then also offers keys that are not identifiers (`['user-service']`).
+    const list = service.getCompletionsAtPosition(join(folder, file), position, { includeCompletionsWithInsertText: true });
+    return (list?.entries ?? []).map((entry) => entry.name);
+  } finally {
+    service.dispose();
+  }
 }
 
 /**
