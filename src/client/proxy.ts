@@ -1,6 +1,7 @@
 import { serviceKey, type ServiceEntry } from '../discovery/index.ts';
 import { AmbiguousRouteError, ExpressMicroError, RouteNotFoundError, ServiceUnavailableError } from '../errors/index.ts';
 import { execute, type CallContext } from './call.ts';
+import { RESERVED } from './reserved.ts';
 import { buildRouteIndex, callNames, compileRoute, type CompiledRoute, type RouteIndex } from './route-index.ts';
 import type { CallArguments, CallFunction, CallOptions, CallRoute, ServiceClient, Services } from './types.ts';
 
@@ -89,9 +90,6 @@ function routeCaller(context: ProxyContext, key: string, label: string): CallRou
   };
   return call as CallRoute;
 }
-
-/** Property names a proxy must not answer, so that `await`, logging and JSON see a plain object. */
-const RESERVED = new Set(['then', 'catch', 'finally', 'toJSON', 'constructor', 'inspect', 'asymmetricMatch', 'nodeType', '$$typeof']);
 
 function serviceClient(context: ProxyContext, label: string): ServiceClient {
   const key = serviceKey(label);

@@ -60,10 +60,17 @@ export function compileRoute(method: string, path: string): CompiledRoute {
  * service's membership version changes, so a call is one Map lookup.
  */
 export function buildRouteIndex(entry: ServiceEntry): RouteIndex {
+  return indexRoutes(entry.instances.flatMap((instance) => instance.routes));
+}
+
+/**
+ * Indexes routes by each of their names: the same method and path once (the last one listed
+ * wins), and a name two routes claim becomes an {@link Ambiguity}. The `express-micro types`
+ * command indexes what it generates with this too, so its call names are the proxy's.
+ */
+export function indexRoutes(list: Iterable<RouteDescriptor>): RouteIndex {
   const routes = new Map<string, RouteDescriptor>();
-  for (const instance of entry.instances) {
-    for (const route of instance.routes) routes.set(`${route.method} ${route.path}`, route);
-  }
+  for (const route of list) routes.set(`${route.method} ${route.path}`, route);
   const claims = new Map<string, string[]>();
   const compiled = new Map<string, CompiledRoute>();
   for (const [label, route] of routes) {

@@ -34,9 +34,9 @@ export type AnyServices = { readonly [serviceName: string]: ServiceClient };
 
 /**
  * The services this program knows by type. Empty by default; add to it with declaration merging
- * (by hand, or from generated declarations) to make `services` precise: known names, known call
- * names, typed arguments and answers. Each entry is an interface of call functions, keyed by the
- * property name the code uses (`userService`, or `'user-service'`):
+ * (by hand, or with the file `express-micro types` generates) to make `services` precise: known
+ * names, known call names, typed arguments and answers. Each entry is an interface of call
+ * functions, keyed by the property name the code uses (`userService`, or `'user-service'`):
  *
  * ```ts
  * declare module 'express-micro' {
@@ -47,15 +47,35 @@ export type AnyServices = { readonly [serviceName: string]: ServiceClient };
  * ```
  *
  * Known services are plain properties, so they are never `undefined` under
- * `noUncheckedIndexedAccess`; services not listed stay reachable through the index signature.
+ * `noUncheckedIndexedAccess`. Services not listed stay reachable through the index signature,
+ * unless {@link ServiceRegistryOptions} says the registry is closed.
  */
 export interface ServiceRegistry {}
+
+/**
+ * Settings of {@link ServiceRegistry}, also set by declaration merging. Empty by default. A
+ * generated declaration file lists every service of the cluster and adds `closed: true`, so that
+ * a service name it does not list fails to compile instead of falling back to the loose type:
+ *
+ * ```ts
+ * declare module 'express-micro' {
+ *   interface ServiceRegistryOptions { closed: true }
+ * }
+ * ```
+ */
+export interface ServiceRegistryOptions {}
 
 /** The services listed in {@link ServiceRegistry}, each with `$call` as well. */
 export type KnownServices = { readonly [Name in keyof ServiceRegistry]: ServiceRegistry[Name] & { readonly $call: CallRoute } };
 
 /**
  * The `services` proxy: `services.userService`, `services['user-service']`, `services.user_service`.
- * Typed by {@link ServiceRegistry} when it lists services, loosely otherwise.
+ * Loose while {@link ServiceRegistry} is empty; its services are precise once it lists some, and
+ * only they are reachable once {@link ServiceRegistryOptions} has `closed: true`. Two flat checks,
+ * evaluated once per program: no recursion for the checker to unfold.
  */
-export type Services = [keyof ServiceRegistry] extends [never] ? AnyServices : KnownServices & AnyServices;
+export type Services = [keyof ServiceRegistry] extends [never]
+  ? AnyServices
+  : ServiceRegistryOptions extends { closed: true }
+    ? KnownServices
+    : KnownServices & AnyServices;

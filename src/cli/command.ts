@@ -1,0 +1,26 @@
+/** What every `express-micro` command is, and what it is given to run. */
+
+/**
+ * What a command reads and writes besides its arguments. The bin passes the process's own
+ * (runtime/process); tests pass their own, so commands run in-process there.
+ */
+export interface CommandContext {
+  /** The folder relative paths are resolved against. */
+  readonly cwd: string;
+  /** Standard output: results (a generated file without `--out`, help). */
+  out(text: string): void;
+  /** Standard error: progress and the one-line error. */
+  error(text: string): void;
+}
+
+/** One command of the `express-micro` bin. */
+export interface Command {
+  /** The word after `express-micro`. */
+  readonly name: string;
+  /** One line for the list of commands. */
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly help: string;
+  /** Runs with the arguments after the command's name; resolves with the exit code. */
+  run(argv: readonly string[], context: CommandContext): Promise<number>;
+}

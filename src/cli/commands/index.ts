@@ -1,0 +1,6 @@
+/** Every command of the `express-micro` bin, in the order `--help` lists them. */
+import type { Command } from '../command.ts';
+import { typesCommand } from './types/index.ts';
+
+/** The commands `express-micro <command>` dispatches to. */
+export const COMMANDS: readonly Command[] = [typesCommand];

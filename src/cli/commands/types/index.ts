@@ -1,0 +1,129 @@
+/**
+ * `express-micro types`: writes TypeScript declarations that make `services` precise, from the
+ * routes a running cluster publishes (`--peer`) or from the services' source (`--app`), and with
+ * `--check` tells whether a committed file is still what would be generated (README, "Generated
+ * types").
+ */
+import { OptionError } from '../../../errors/index.ts';
+import { FileError, isFile, readTextFile, relativePath, writeTextFile } from '../../../runtime/files/index.ts';
+import { defaultSecretPath, readEnv } from '../../../runtime/index.ts';
+import { resolveSecret, SECRET_ENV } from '../../../security/secret.ts';
+import type { Command, CommandContext } from '../../command.ts';
+import { CliError, EXIT } from '../../errors.ts';
+import { firstDifference } from './check.ts';
+import { ServiceSet } from './model.ts';
+import { DEFAULT_PEER, parseTypesOptions, type TypesOptions } from './options.ts';
+import { PEER_TIMEOUT_MS, readCluster } from './peers.ts';
+import { renderDeclarations } from './render.ts';
+import { readSources } from './source/index.ts';
+
+const HELP = `Usage: express-micro types [--peer URL]... [--app FILE [--name NAME]]... [--out FILE [--check]]
+
+Writes TypeScript declarations for the services of a cluster: once the file is part of your
+program, \`services\` knows every service (userService, 'user-service', user_service), its calls
+and their path parameters, and unknown names fail to compile.
+
+Sources (together: --app wins for the services it reads):
+  --peer URL          a running service; asks GET /_discovery/services what it and its peers
+                      publish. Repeatable. Default: ${DEFAULT_PEER} when no --app is given.
+  --app FILE          a service's TypeScript (or JavaScript) source, read with the TypeScript
+                      compiler (install typescript): answer types are inferred from what the
+                      handlers pass to res.json() / res.send(). Repeatable, one service each.
+  --name NAME         the service name of the --app before it, when its expressMicro() call has
+                      no literal serviceName.
+
+Output:
+  --out FILE          write the declarations there (default: standard output).
+  --check             write nothing; exit 1 if FILE differs from what would be generated now.
+  --module NAME       the module the app imports express-micro as (default: express-micro;
+                      jsr:@x/express-micro with Deno).
+
+Reaching the cluster (as the services do):
+  --secret-file FILE  the secret file to read when EXPRESS_DISCOVERY_KEY is not set (default:
+                      express-micro-<uid>.key in the temp folder).
+  --hmac              sign the request (for a cluster with enableHmac: true).
+  Each peer has ${PEER_TIMEOUT_MS / 1000} s to answer.
+
+Exit codes: 0 written, or up to date with --check; 1 --check found a difference; 2 bad input or
+an error (one line on stderr: an unreachable peer, a refused secret, a missing file, ...).
+
+Examples:
+  npx express-micro types --peer http://127.0.0.1:3000 --out src/services.d.ts
+  npx express-micro types --app services/users/src/app.ts --app services/orders/src/app.ts --out src/services.d.ts
+  npx express-micro types --peer http://127.0.0.1:3000 --out src/services.d.ts --check
+`;
+
+async function collect(options: TypesOptions, context: CommandContext): Promise<ServiceSet> {
+  const services = new ServiceSet();
+  if (options.peers.length > 0) {
+    // Without a secret there is nothing to try: say so, rather than create the secret file
+    // (which resolveSecret would do) and collect a 401.
+    const file = options.secretFile ?? defaultSecretPath();
+    if ((readEnv(SECRET_ENV) ?? '') === '' && !isFile(file)) {
+      throw new CliError(`no secret: EXPRESS_DISCOVERY_KEY is not set and there is no secret file at ${file} (services create it on their machine; for a cluster elsewhere, set EXPRESS_DISCOVERY_KEY)`);
+    }
+    let secret: string;
+    try {
+      secret = resolveSecret(undefined, file);
+    } catch (error) {
+      // OptionError talks about an option of expressMicro(); here the secret is all there is to say.
+      let message = error instanceof Error ? error.message : String(error);
+      if (error instanceof OptionError) {
+        message = message.replace(/^express-micro: option `secret` /, '');
+        if (message.startsWith('(')) message = `the secret ${message}`;
+      }
+      throw new CliError(message);
+    }
+    for (const list of await readCluster(options.peers, { secret, hmac: options.hmac })) for (const service of list) services.merge(service);
+  }
+  if (options.apps.length > 0) {
+    const read = await readSources(options.apps);
+    for (const warning of read.warnings) context.error(`express-micro types: warning: ${relativePath(context.cwd, warning.file)}:${warning.line}: ${warning.message}\n`);
+    for (const service of read.services) services.replace(service);
+  }
+  return services;
+}
+
+async function run(argv: readonly string[], context: CommandContext): Promise<number> {
+  const options = parseTypesOptions(argv, context.cwd);
+  if (options.help) {
+    context.out(HELP);
+    return EXIT.ok;
+  }
+  const rendered = renderDeclarations((await collect(options, context)).list(), { module: options.module });
+  const summary = `${rendered.services} service${rendered.services === 1 ? '' : 's'}, ${rendered.calls} call${rendered.calls === 1 ? '' : 's'}`;
+  try {
+    if (options.out === undefined) {
+      context.out(rendered.text);
+      return EXIT.ok;
+    }
+    if (options.check) {
+      const onDisk = readTextFile(options.out.path);
+      if (onDisk === undefined) {
+        context.error(`express-micro types: ${options.out.label} does not exist; run the command without --check to write it\n`);
+        return EXIT.outOfDate;
+      }
+      const difference = firstDifference(onDisk, rendered.text);
+      if (difference === undefined) {
+        context.error(`express-micro types: ${options.out.label} is up to date (${summary})\n`);
+        return EXIT.ok;
+      }
+      context.error(`express-micro types: ${options.out.label} is out of date: ${difference}; run the command without --check to update it\n`);
+      return EXIT.outOfDate;
+    }
+    writeTextFile(options.out.path, rendered.text);
+    context.error(`express-micro types: wrote ${options.out.label} (${summary})\n`);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof FileError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+/** The `types` command. */
+export const typesCommand: Command = {
+  name: 'types',
+  summary: 'write TypeScript declarations for the services of a cluster (from it, or from their source)',
+  help: HELP,
+  run,
+};
