@@ -4,16 +4,14 @@
  * `--check` tells whether a committed file is still what would be generated (README, "Generated
  * types").
  */
-import { OptionError } from '../../../errors/index.ts';
-import { FileError, isFile, readTextFile, relativePath, writeTextFile } from '../../../runtime/files/index.ts';
-import { defaultSecretPath, readEnv } from '../../../runtime/index.ts';
-import { resolveSecret, SECRET_ENV } from '../../../security/secret.ts';
+import { FileError, readTextFile, relativePath, writeTextFile } from '../../../runtime/files/index.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
+import { DEFAULT_PEER, findSecret, PEER_TIMEOUT_MS } from '../../peer.ts';
 import { firstDifference } from './check.ts';
 import { ServiceSet } from './model.ts';
-import { DEFAULT_PEER, parseTypesOptions, type TypesOptions } from './options.ts';
-import { PEER_TIMEOUT_MS, readCluster } from './peers.ts';
+import { parseTypesOptions, type TypesOptions } from './options.ts';
+import { readCluster } from './peers.ts';
 import { renderDeclarations } from './render.ts';
 import { readSources } from './source/index.ts';
 
@@ -56,24 +54,7 @@ Examples:
 async function collect(options: TypesOptions, context: CommandContext): Promise<ServiceSet> {
   const services = new ServiceSet();
   if (options.peers.length > 0) {
-    // Without a secret there is nothing to try: say so, rather than create the secret file
-    // (which resolveSecret would do) and collect a 401.
-    const file = options.secretFile ?? defaultSecretPath();
-    if ((readEnv(SECRET_ENV) ?? '') === '' && !isFile(file)) {
-      throw new CliError(`no secret: EXPRESS_DISCOVERY_KEY is not set and there is no secret file at ${file} (services create it on their machine; for a cluster elsewhere, set EXPRESS_DISCOVERY_KEY)`);
-    }
-    let secret: string;
-    try {
-      secret = resolveSecret(undefined, file);
-    } catch (error) {
-      // OptionError talks about an option of expressMicro(); here the secret is all there is to say.
-      let message = error instanceof Error ? error.message : String(error);
-      if (error instanceof OptionError) {
-        message = message.replace(/^express-micro: option `secret` /, '');
-        if (message.startsWith('(')) message = `the secret ${message}`;
-      }
-      throw new CliError(message);
-    }
+    const secret = findSecret(options.secretFile);
     for (const list of await readCluster(options.peers, { secret, hmac: options.hmac })) for (const service of list) services.merge(service);
   }
   if (options.apps.length > 0) {

@@ -2,7 +2,7 @@
 import { absolutePath, isFile } from '../../../runtime/files/index.ts';
 import { parseOptions, type OptionSpec } from '../../args.ts';
 import { CliError } from '../../errors.ts';
-import { peerOrigin } from './peers.ts';
+import { DEFAULT_PEER, peerOrigin } from '../../peer.ts';
 import type { AppSource } from './source/index.ts';
 
 /** Where the file comes from, where it goes, and how to reach the cluster. */
@@ -18,9 +18,6 @@ export interface TypesOptions {
   readonly hmac: boolean;
   readonly module: string;
 }
-
-/** Where a service listens when no `--peer` is given: the README's first example. */
-export const DEFAULT_PEER = 'http://127.0.0.1:3000';
 
 const SPEC: Readonly<Record<string, OptionSpec>> = {
   help: { kind: 'boolean' },

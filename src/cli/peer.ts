@@ -1,0 +1,143 @@
+/**
+ * How every command talks to a running cluster: the secret found as the library finds it, each
+ * request signed as the library signs its own discovery requests (Bearer, or HMAC with
+ * `--hmac`), and every failure turned into one line the user can act on (docs/ARCHITECTURE.md,
+ * "Command line").
+ */
+import { OptionError } from '../errors/index.ts';
+import { isFile } from '../runtime/files/index.ts';
+import { createHttpClient, defaultSecretPath, readEnv, TransportError, type HttpClient } from '../runtime/index.ts';
+import { bearerHeader } from '../security/bearer.ts';
+import { signRequest } from '../security/hmac.ts';
+import { resolveSecret, SECRET_ENV } from '../security/secret.ts';
+import { CliError } from './errors.ts';
+
+/** How to authenticate to the peers: the cluster's secret, and whether it signs (enableHmac). */
+export interface PeerAuth {
+  readonly secret: string;
+  readonly hmac: boolean;
+}
+
+/** How long one peer may take to answer. */
+export const PEER_TIMEOUT_MS = 5000;
+
+/** Where a service listens when no `--peer` is given: the README's first example. */
+export const DEFAULT_PEER = 'http://127.0.0.1:3000';
+
+/** A peer that could not be reached at all (as opposed to one that answered and refused). */
+export class PeerUnreachableError extends CliError {
+  override readonly name: string = 'PeerUnreachableError';
+  /** The origin that did not answer. */
+  readonly origin: string;
+  constructor(origin: string, reason: string) {
+    super(`cannot reach ${origin}: ${reason}; is a service listening there?`);
+    this.origin = origin;
+  }
+}
+
+/** `http://host:port` from what the user typed (a trailing slash or path is dropped). */
+export function peerOrigin(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError(`--peer ${JSON.stringify(value)} is not a URL (like http://127.0.0.1:3000)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--peer ${value}: only http: and https: URLs are supported`);
+  return url.origin;
+}
+
+/**
+ * The cluster's secret, found exactly as the library finds it: `EXPRESS_DISCOVERY_KEY`, else the
+ * secret file (`--secret-file`, default the shared one in the temp folder). Unlike the library it
+ * never creates the file: a command with no secret says so instead of collecting a 401.
+ */
+export function findSecret(secretFile: string | undefined): string {
+  const file = secretFile ?? defaultSecretPath();
+  if ((readEnv(SECRET_ENV) ?? '') === '' && !isFile(file)) {
+    throw new CliError(`no secret: EXPRESS_DISCOVERY_KEY is not set and there is no secret file at ${file} (services create it on their machine; for a cluster elsewhere, set EXPRESS_DISCOVERY_KEY)`);
+  }
+  try {
+    return resolveSecret(undefined, file);
+  } catch (error) {
+    // OptionError talks about an option of expressMicro(); here the secret is all there is to say.
+    let message = error instanceof Error ? error.message : String(error);
+    if (error instanceof OptionError) {
+      message = message.replace(/^express-micro: option `secret` /, '');
+      if (message.startsWith('(')) message = `the secret ${message}`;
+    }
+    throw new CliError(message);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function refusal(origin: string, path: string, status: number, body: string, auth: PeerAuth): CliError {
+  let reason = '';
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (isRecord(parsed) && typeof parsed.reason === 'string') reason = parsed.reason;
+  } catch {
+    // not JSON: no reason to quote
+  }
+  if (status === 401) {
+    // The reason says which side signs: a signing cluster misses the signature headers of a
+    // Bearer request, and a Bearer cluster sees no Authorization header on a signed one.
+    const hint = !auth.hmac && /signature|timestamp|nonce/.test(reason)
+      ? '; the cluster signs its requests (enableHmac): add --hmac'
+      : auth.hmac && /authorization|bearer/i.test(reason)
+        ? '; the cluster does not sign its requests: drop --hmac'
+        : '; set EXPRESS_DISCOVERY_KEY (or --secret-file) to the secret the services use';
+    return new CliError(`${origin} refused the secret (401${reason === '' ? '' : `: ${reason}`})${hint}`);
+  }
+  if (status === 403) return new CliError(`${origin} refused this address (403: not on its ipWhitelist)`);
+  return new CliError(`${origin}${path} answered ${status}`);
+}
+
+/** Authenticated GETs of `/_discovery/*` on any peer, over one connection pool. */
+export class PeerClient {
+  readonly #auth: PeerAuth;
+  readonly #http: HttpClient = createHttpClient();
+
+  constructor(auth: PeerAuth) {
+    this.#auth = auth;
+  }
+
+  /** The headers one request needs: a fresh signature each time with HMAC, else the Bearer secret. */
+  headers(method: string, path: string, body?: string): Record<string, string> {
+    const base = { accept: 'application/json' };
+    return this.#auth.hmac ? { ...base, ...signRequest(this.#auth.secret, method, path, body) } : { ...base, authorization: bearerHeader(this.#auth.secret) };
+  }
+
+  /**
+   * `GET origin+path`, parsed as JSON. Fails with {@link PeerUnreachableError} when nothing
+   * answered, and with a {@link CliError} saying why when the peer refused or did not answer JSON.
+   */
+  async getJson(origin: string, path: string, timeout: number = PEER_TIMEOUT_MS): Promise<unknown> {
+    const text = await this.getText(origin, path, 'application/json', timeout);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new CliError(`${origin}${path} did not answer with JSON: is it an express-micro service?`);
+    }
+  }
+
+  /** `GET origin+path` with the given `accept`; the body as text, failures as {@link getJson}. */
+  async getText(origin: string, path: string, accept: string, timeout: number = PEER_TIMEOUT_MS): Promise<string> {
+    let answer;
+    try {
+      answer = await this.#http.request({ origin, path, method: 'GET', headers: { ...this.headers('GET', path), accept }, timeout });
+    } catch (error) {
+      throw new PeerUnreachableError(origin, error instanceof TransportError ? error.message : String(error));
+    }
+    if (answer.status !== 200) throw refusal(origin, path, answer.status, answer.body, this.#auth);
+    return answer.body;
+  }
+
+  /** Closes the pool's connections. */
+  close(): Promise<void> {
+    return this.#http.close();
+  }
+}
