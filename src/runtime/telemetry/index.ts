@@ -79,10 +79,19 @@ function activeSpan(api: OpenTelemetryApi): { span: { spanContext?: () => unknow
 // undici publishes every request it creates here; OpenTelemetry's undici instrumentation (and
 // other tracers) subscribe to it to start a client span and inject its headers.
 const undiciRequests = runtimeName === 'node' ? channel('undici:request:create') : undefined;
+/** Deno's built-in OpenTelemetry (`OTEL_DENO=true`) registers these as the API's globals. */
+const denoTelemetry = runtimeName === 'deno' ? (globalThis as { Deno?: { telemetry?: { contextManager?: unknown } } }).Deno?.telemetry : undefined;
 
-/** Whether something instruments this runtime's HTTP client (Node: undici's request channel). */
+/**
+ * Whether this runtime's HTTP client injects trace headers by itself, so that ours would be a
+ * second `traceparent`: on Node, something subscribes to undici's requests (OpenTelemetry's undici
+ * instrumentation); on Deno, Deno's own OpenTelemetry is the registered one (its fetch injects, we
+ * measured "ours, its"). Bun's fetch injects nothing. Either way only with a propagator registered.
+ */
 function clientInstrumented(api: OpenTelemetryApi): boolean {
-  return undiciRequests?.hasSubscribers === true && api.propagation !== undefined;
+  if (api.propagation === undefined) return false;
+  if (undiciRequests !== undefined) return undiciRequests.hasSubscribers;
+  return denoTelemetry !== undefined && denoTelemetry.contextManager === api.context;
 }
 
 /**
