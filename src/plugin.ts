@@ -1,4 +1,4 @@
-import { createServices, Deadlines, InFlight, OutlierDetector, type Services } from './client/index.ts';
+import { createServices, InFlight, OutlierDetector, ServedRequests, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
@@ -120,10 +120,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
         },
     bodyMatches,
   };
-  // Requests that arrive with a deadline (x-micro-timeout) are served under it: the calls their
-  // handlers make inherit what is left.
-  const deadlines = new Deadlines();
-  mountDiscovery(app, discoveryHandler(cluster, guard), (request, next) => deadlines.within(request, next));
+  // Requests that arrive with a deadline (x-micro-timeout) or a trace (traceparent) are served
+  // under them: the calls their handlers make inherit what is left, and the trace.
+  const served = new ServedRequests();
+  mountDiscovery(app, discoveryHandler(cluster, guard), (request, next) => served.within(request, next));
 
   let closing: Promise<void> | undefined;
   let host = settings.host;
@@ -220,7 +220,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     outliers,
     retryOn: new Set(settings.retryOn),
     retryBudget: settings.retryBudget,
-    deadlines,
+    served,
     hedge: settings.hedge,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);

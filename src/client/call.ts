@@ -1,14 +1,15 @@
 import type { Cluster, Instance, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
-import { after, delay, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
+import { after, delay, injectActiveSpan, openTelemetry, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
 import { loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
-import { DEADLINE_HEADER, type Deadlines } from './deadline.ts';
+import { DEADLINE_HEADER, type ServedRequest, type ServedRequests } from './request-context.ts';
 import type { InFlight } from './in-flight.ts';
 import { LatencyEstimate } from './latency.ts';
 import type { OutlierDetector } from './outlier.ts';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.ts';
 import { buildBody, buildPath, decodeBody } from './request.ts';
 import type { CompiledRoute } from './route-index.ts';
+import { writeTrace } from './trace.ts';
 import type { CallArguments, CallOptions } from './types.ts';
 
 /** What a call needs from the rest of the plugin. */
@@ -31,8 +32,8 @@ export interface CallContext {
   readonly retryOn: ReadonlySet<number>;
   /** The cap on retries per service; false when lifted. */
   readonly retryBudget: RetryBudgetSettings | false;
-  /** The deadline of the request being served, which calls made for it inherit. */
-  readonly deadlines: Deadlines;
+  /** The deadline and trace of the request being served, which calls made for it inherit. */
+  readonly served: ServedRequests;
   /** Whether idempotent calls hedge by default (the `hedge` option; a call's own option wins). */
   readonly hedge: boolean;
 }
@@ -45,15 +46,21 @@ function headersFor(
   body: string | undefined,
   options: CallOptions | undefined,
   left: number,
+  served: ServedRequest | undefined,
 ): Record<string, string> {
   // The callee learns how long it has (and passes it on to the calls it makes in turn).
   const remaining = String(Math.max(1, Math.floor(left)));
-  if (!context.sign && !options?.headers) {
+  const trace = served?.trace;
+  // OpenTelemetry, when an SDK registered it; without one this is a single property read.
+  const telemetry = openTelemetry();
+  if (!context.sign && !options?.headers && trace === undefined && telemetry === undefined) {
     return route.sendsBody ? { 'content-type': 'application/json', [DEADLINE_HEADER]: remaining } : { [DEADLINE_HEADER]: remaining };
   }
   const headers: Record<string, string> = { ...options?.headers, ...context.sign?.(route.method, path, body, instance.id) };
   if (route.sendsBody) headers['content-type'] = 'application/json';
   headers[DEADLINE_HEADER] = remaining;
+  // The trace (docs/ARCHITECTURE.md, "A call"): an active OpenTelemetry span's, else the request's.
+  if ((telemetry === undefined || !injectActiveSpan(telemetry, headers)) && trace !== undefined) writeTrace(trace, headers);
   return headers;
 }
 
@@ -100,11 +107,12 @@ async function sendTo(
   options: CallOptions | undefined,
   timeout: number,
   signal: AbortSignal | undefined,
+  served: ServedRequest | undefined,
 ): Promise<HttpResponse> {
   const load = loadOf(target);
   load.outstanding++;
   try {
-    return await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout), body, timeout, signal });
+    return await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout, served), body, timeout, signal });
   } finally {
     load.outstanding--;
   }
@@ -179,7 +187,8 @@ export async function execute(
   const begun = Date.now();
   let deadline = begun + timeout;
   // A call made while serving a request ends no later than that request's own deadline.
-  const inherited = context.deadlines.current();
+  const served = context.served.current();
+  const inherited = served?.deadline;
   if (inherited !== undefined && inherited < deadline) {
     if (inherited <= begun) throw new TimeoutError(entry.name, call, path, 0, true);
     deadline = inherited;
@@ -218,11 +227,11 @@ export async function execute(
     try {
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> =>
-          sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel).then((answer) => ({ response: answer, answered: target }));
+          sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
         const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, instance) : undefined);
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        response = await sendTo(context, route, instance, path, body, options, attemptLeft, signal);
+        response = await sendTo(context, route, instance, path, body, options, attemptLeft, signal, served);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;

@@ -1,5 +1,5 @@
 /** The client part: the `services` proxy, from call name to request to decoded answer. */
-export { Deadlines } from './deadline.ts';
+export { ServedRequests } from './request-context.ts';
 export { InFlight } from './in-flight.ts';
 export { OutlierDetector } from './outlier.ts';
 export { createServices, type ProxyContext } from './proxy.ts';

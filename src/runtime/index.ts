@@ -11,3 +11,4 @@ export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './hos
 export { after, delay, every, type Timer } from './timers/index.ts';
 export { resolveAddresses } from './dns/index.ts';
 export { createRequestContext, type RequestContext } from './context/index.ts';
+export { injectActiveSpan, openTelemetry, withRemoteParent, type OpenTelemetryApi, type RemoteParent } from './telemetry/index.ts';
