@@ -30,7 +30,7 @@ const register = (url: string, body: string, init: { bearer?: string | false; he
 describe('discovery endpoint security', () => {
   it('answers 401 to a missing, wrong or malformed bearer on every endpoint', async () => {
     const service = await startService('guarded');
-    for (const [method, path] of [['POST', '/register'], ['POST', '/describe'], ['POST', '/ping'], ['GET', '/ping'], ['POST', '/ping-req'], ['POST', '/gossip'], ['GET', '/services'], ['POST', '/leave']] as const) {
+    for (const [method, path] of [['POST', '/register'], ['POST', '/describe'], ['POST', '/ping'], ['GET', '/ping'], ['POST', '/ping-req'], ['POST', '/gossip'], ['GET', '/services'], ['GET', '/metrics'], ['POST', '/leave']] as const) {
       for (const bearer of [false, 'wrong', `${SECRET}x`, SECRET.slice(0, -1), ''] as const) {
         const response = await discovery(service.url, path, { method, bearer, body: method === 'POST' ? '{}' : undefined, headers: { 'content-type': 'application/json' } });
         expect(response.status, `${method} ${path} with ${String(bearer)}`).toBe(401);
@@ -38,6 +38,19 @@ describe('discovery endpoint security', () => {
       }
       const malformed = await fetch(`${service.url}/_discovery${path}`, { method, headers: { authorization: `Basic ${SECRET}` } });
       expect(malformed.status).toBe(401);
+    }
+  });
+
+  it('answers 405 to every other method on each endpoint, before checking credentials', async () => {
+    const service = await startService('guarded');
+    const allowed = new Map([['/register', ['POST']], ['/describe', ['POST']], ['/ping', ['POST', 'GET']], ['/ping-req', ['POST']], ['/gossip', ['POST']], ['/services', ['GET']], ['/metrics', ['GET']], ['/leave', ['POST']]]);
+    for (const [path, methods] of allowed) {
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((method) => !methods.includes(method))) {
+        for (const bearer of [undefined, false] as const) {
+          const response = await discovery(service.url, path, { method, bearer });
+          expect(response.status, `${method} ${path}`).toBe(405);
+        }
+      }
     }
   });
 

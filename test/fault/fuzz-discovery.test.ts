@@ -1,6 +1,6 @@
 /**
  * Issue 5, point 1: fuzzed discovery input. At least 10,000 generated requests (bodies AND headers)
- * go to /_discovery/register, /ping, /services and /leave of a real service on 127.0.0.1, 16 at a
+ * go to /_discovery/register, /ping, /services, /metrics and /leave of a real service on 127.0.0.1, 16 at a
  * time over keep-alive connections. A model of the validator, written here from the protocol's
  * rules (not imported from src), says what each request must get: a 4xx, or a 200 only when the
  * request is authenticated and valid. After every batch the membership table must equal the
@@ -120,6 +120,7 @@ const ALLOWED = new Map([
   ['/register', ['POST']],
   ['/ping', ['POST', 'GET']],
   ['/services', ['GET']],
+  ['/metrics', ['GET']],
   ['/leave', ['POST']],
 ]);
 
@@ -356,7 +357,7 @@ const get = (path: string) =>
   fc.record({ method: fc.constant('GET'), path: query.map((q) => path + q), auth: authArb, contentType: fc.constantFrom(undefined, 'application/json'), body: fc.constant({ kind: 'none' } as BodySpec), headers: extraHeaders });
 const wrongRoute = fc.record({
   method: fc.constantFrom('PUT', 'GET', 'DELETE', 'PATCH', 'POST', 'HEAD', 'OPTIONS'),
-  path: fc.constantFrom('/register', '/ping', '/services', '/leave', '/registerx', '/Register', '/register/', '//ping', '/', '/_discovery/ping', '/%2e%2e/ping'),
+  path: fc.constantFrom('/register', '/ping', '/services', '/metrics', '/leave', '/registerx', '/Register', '/register/', '//ping', '/', '/_discovery/ping', '/%2e%2e/ping'),
   auth: authArb,
   contentType: fc.constant(undefined),
   body: fc.constant({ kind: 'none' } as BodySpec),
@@ -368,6 +369,7 @@ const caseArb: fc.Arbitrary<CaseSpec> = fc.oneof(
   { weight: 20, arbitrary: post('/ping', pingBody) },
   { weight: 5, arbitrary: get('/ping') },
   { weight: 5, arbitrary: get('/services') },
+  { weight: 3, arbitrary: get('/metrics') },
   { weight: 20, arbitrary: post('/leave', leaveBody) },
   { weight: 10, arbitrary: wrongRoute },
 );
