@@ -12,7 +12,7 @@
  * from it again. `ejected` is any view's: an outlier ejection is one caller's local verdict, and
  * worth showing whoever made it. The round trip is the winning view's, else any other's.
  */
-import type { PeerClient } from './peer.ts';
+import { PeerUnreachableError, type PeerClient } from './peer.ts';
 import { CliError } from './errors.ts';
 
 /** How an instance is doing: UP, UP but suspected by the prober, or DOWN. */
@@ -58,7 +58,8 @@ export type ClusterChange = {
   at: number;
 };
 
-const PATH = '/_discovery/services';
+/** Where a peer lists what it knows of the cluster. */
+export const SERVICES_PATH = '/_discovery/services';
 
 /** A row with what the merge needs besides it. */
 interface Candidate {
@@ -85,7 +86,7 @@ function routeCount(value: unknown): number {
 /** The instances one answer describes; anything malformed is skipped, not trusted. */
 function candidatesOf(origin: string, value: unknown, at: number): Candidate[] {
   if (!isRecord(value) || !isRecord(value.thisService) || !isRecord(value.connectedPeers)) {
-    throw new CliError(`${origin}${PATH} did not answer with an express-micro services list`);
+    throw new CliError(`${origin}${SERVICES_PATH} did not answer with an express-micro services list`);
   }
   const candidates: Candidate[] = [];
   const self = value.thisService;
@@ -161,25 +162,45 @@ function merge(candidates: readonly Candidate[]): InstanceRow[] {
   return rows.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
 }
 
+/** What one peer answered to `GET /_discovery/services`, not yet checked. */
+export interface ServicesAnswer {
+  readonly origin: string;
+  readonly body: unknown;
+}
+
+/**
+ * The merged view of answers already fetched (what {@link readClusterView} does after its
+ * requests; `call` uses it on the answers it also reads routes from). A malformed answer throws
+ * a {@link CliError}.
+ */
+export function clusterViewOf(answers: readonly ServicesAnswer[], unreachable: readonly { origin: string; reason: string }[], at: number): ClusterView {
+  const candidates: Candidate[] = [];
+  for (const { origin, body } of answers) candidates.push(...candidatesOf(origin, body, at));
+  return { rows: merge(candidates), reached: answers.map((answer) => answer.origin), unreachable: [...unreachable], at };
+}
+
+/**
+ * `GET /_discovery/services` on every origin at once: the answers, and the origins nothing
+ * answered at. A refusal (401/403) or an answer that is not JSON throws its {@link CliError}.
+ */
+export async function fetchServices(client: PeerClient, origins: readonly string[]): Promise<{ answers: ServicesAnswer[]; unreachable: { origin: string; reason: string }[] }> {
+  const settled = await Promise.allSettled(origins.map((origin) => client.getJson(origin, SERVICES_PATH)));
+  const answers: ServicesAnswer[] = [];
+  const unreachable: { origin: string; reason: string }[] = [];
+  for (const [index, answer] of settled.entries()) {
+    const origin = origins[index] as string;
+    if (answer.status === 'fulfilled') answers.push({ origin, body: answer.value });
+    else if (answer.reason instanceof PeerUnreachableError) unreachable.push({ origin, reason: answer.reason.message });
+    else throw answer.reason;
+  }
+  return { answers, unreachable };
+}
+
 /** Reads /_discovery/services from every origin; a peer that cannot be reached is listed in `unreachable`; a refusal (401/403) throws CliError. */
 export async function readClusterView(client: PeerClient, origins: readonly string[]): Promise<ClusterView> {
   const at = Date.now();
-  const answers = await Promise.allSettled(origins.map((origin) => client.getJson(origin, PATH)));
-  const candidates: Candidate[] = [];
-  const reached: string[] = [];
-  const unreachable: { origin: string; reason: string }[] = [];
-  for (const [index, answer] of answers.entries()) {
-    const origin = origins[index] as string;
-    if (answer.status === 'fulfilled') {
-      reached.push(origin);
-      candidates.push(...candidatesOf(origin, answer.value, at));
-    } else if (answer.reason instanceof Error && answer.reason.name === 'PeerUnreachableError') {
-      unreachable.push({ origin, reason: answer.reason.message });
-    } else {
-      throw answer.reason;
-    }
-  }
-  return { rows: merge(candidates), reached, unreachable, at };
+  const { answers, unreachable } = await fetchServices(client, origins);
+  return clusterViewOf(answers, unreachable, at);
 }
 
 function rowKey(row: InstanceRow): string {
