@@ -92,10 +92,10 @@ export interface SilentCapable {
 }
 
 /** Starts one (the server is not made by app.listen, so closing it does not close the plugin). */
-export async function startSilenceable(serviceName: string, peers: string[], options: ExpressMicroOptions = {}): Promise<SilentCapable> {
+export async function startSilenceable(serviceName: string, peers: string[], options: ExpressMicroOptions = {}, port?: number): Promise<SilentCapable> {
   const app = express();
   app.get('/ping-me', (_req, res) => res.json({ ok: true }));
-  const port = await freePort();
+  port ??= await freePort();
   const micro = expressMicro(app, { serviceName, host: '127.0.0.1', port, peers, secret: SECRET, pingInterval: 200, logger: false, ...options });
   let server: Server | undefined = await new Promise<Server>((resolve) => {
     const listening = createServer(app).listen(port, '127.0.0.1', () => resolve(listening));
@@ -117,6 +117,15 @@ export async function freePort(): Promise<number> {
   const port = (probe.address() as AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
+}
+
+/** A free port whose URL sorts before `url`'s (so that instance is listed, and tried, first). */
+export async function freePortBefore(url: string): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = await freePort();
+    if (`http://127.0.0.1:${port}` < url) return port;
+  }
+  throw new Error(`no free port sorts before ${url}`);
 }
 
 /** The URL of a port nothing listens on. */
