@@ -37,11 +37,11 @@ function statusOf(row: InstanceRow): string {
 }
 
 /**
- * The table, one line per instance under a header, columns padded to their widest cell, then a
+ * The table, one line per instance under a header (ID `-` for a peer too old to publish its own), columns padded to their widest cell, then a
  * summary line (`2 services, 3 instances: 2 UP, 1 DOWN`).
  */
 export function renderTable(view: ClusterView, colour = false): string {
-  const cells = view.rows.map((row) => [row.service, row.url, row.id, statusOf(row), ago(row.lastSeen, view.at), roundTrip(row.roundTripMs), String(row.routes)]);
+  const cells = view.rows.map((row) => [row.service, row.url, row.id === row.url ? '-' : row.id, statusOf(row), ago(row.lastSeen, view.at), roundTrip(row.roundTripMs), String(row.routes)]);
   const widths = HEADERS.map((header, column) => Math.max(header.length, ...cells.map((line) => (line[column] as string).length)));
   const format = (line: readonly string[], row?: InstanceRow): string =>
     line
