@@ -71,6 +71,15 @@ interface Candidate {
 
 const SEVERITY: Readonly<Record<InstanceState, number>> = { UP: 0, SUSPECT: 1, DOWN: 2 };
 
+/** What the library accepts as a service name. */
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** Printable ASCII without spaces: ids and URLs end up on a terminal, where control bytes would act. */
+const PRINTABLE = /^[\x21-\x7e]{1,300}$/;
+
+function isUrl(value: unknown): value is string {
+  return typeof value === 'string' && PRINTABLE.test(value) && /^https?:\/\//.test(value);
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -83,15 +92,18 @@ function routeCount(value: unknown): number {
   return Array.isArray(value) ? value.length : 0;
 }
 
-/** The instances one answer describes; anything malformed is skipped, not trusted. */
+/**
+ * The instances one answer describes. Anything malformed is skipped, not trusted: names, ids and
+ * URLs are printed, so one carrying control characters (a terminal escape) is dropped.
+ */
 function candidatesOf(origin: string, value: unknown, at: number): Candidate[] {
   if (!isRecord(value) || !isRecord(value.thisService) || !isRecord(value.connectedPeers)) {
     throw new CliError(`${origin}${SERVICES_PATH} did not answer with an express-micro services list`);
   }
   const candidates: Candidate[] = [];
   const self = value.thisService;
-  if (typeof self.name === 'string' && typeof self.url === 'string') {
-    const id = typeof self.id === 'string' && self.id !== '' ? self.id : self.url;
+  if (typeof self.name === 'string' && SERVICE_NAME.test(self.name) && isUrl(self.url)) {
+    const id = typeof self.id === 'string' && PRINTABLE.test(self.id) ? self.id : self.url;
     candidates.push({
       row: { service: self.name, id, url: self.url, status: 'UP', ejected: false, lastSeen: at, roundTripMs: null, routes: routeCount(self.routes) },
       self: true,
@@ -99,11 +111,11 @@ function candidatesOf(origin: string, value: unknown, at: number): Candidate[] {
     });
   }
   for (const [service, peer] of Object.entries(value.connectedPeers)) {
-    if (!isRecord(peer) || !Array.isArray(peer.instances)) continue;
+    if (!SERVICE_NAME.test(service) || !isRecord(peer) || !Array.isArray(peer.instances)) continue;
     const routes = routeCount(peer.routes);
     for (const instance of peer.instances) {
-      if (!isRecord(instance) || typeof instance.url !== 'string') continue;
-      const id = typeof instance.id === 'string' && instance.id !== '' ? instance.id : instance.url;
+      if (!isRecord(instance) || !isUrl(instance.url)) continue;
+      const id = typeof instance.id === 'string' && PRINTABLE.test(instance.id) ? instance.id : instance.url;
       const status: InstanceState = instance.status === 'DOWN' ? 'DOWN' : instance.suspect === true ? 'SUSPECT' : 'UP';
       candidates.push({
         row: {

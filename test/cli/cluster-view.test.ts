@@ -45,6 +45,15 @@ describe('clusterViewOf', () => {
     expect(view.unreachable).toEqual([{ origin: 'http://x', reason: 'cannot reach http://x' }]);
   });
 
+  it('skips rows it cannot trust: bad service names, URLs that are not http(s) or carry control characters', () => {
+    const hostile = answer({ name: 'a\x1b[2J', url: 'http://a' }, {
+      'b\x1b]0;pwned\x07': [instance('b1', 'http://b')],
+      c: [instance('c1', 'javascript:alert(1)'), instance('c2', 'http://c2\x1b[31m'), instance('c3\n', 'http://c3'), 'nonsense' as unknown as Record<string, unknown>],
+    });
+    const view = clusterViewOf([{ origin: 'http://a', body: hostile }], [], AT);
+    expect(view.rows.map((row) => [row.service, row.id, row.url])).toEqual([['c', 'http://c3', 'http://c3']]);
+  });
+
   it('refuses an answer that is not a services list', () => {
     expect(() => clusterViewOf([{ origin: 'http://a', body: { hello: 1 } }], [], AT)).toThrow(CliError);
     expect(() => clusterViewOf([{ origin: 'http://a', body: { hello: 1 } }], [], AT)).toThrow('http://a/_discovery/services did not answer with an express-micro services list');
