@@ -11,6 +11,15 @@ export interface CommandContext {
   out(text: string): void;
   /** Standard error: progress and the one-line error. */
   error(text: string): void;
+  /**
+   * Aborted when the command should stop: the bin aborts it on SIGINT and SIGTERM, tests abort
+   * it themselves. Long-running commands (`watch`, `dashboard`) end cleanly, exit code 0.
+   */
+  readonly signal?: AbortSignal;
+  /** Standard output is a terminal (so redrawing in place with ANSI codes is fine). Default: false. */
+  readonly isTerminal?: boolean;
+  /** The terminal's width in columns, when it is one. */
+  readonly columns?: number;
 }
 
 /** One command of the `express-micro` bin. */

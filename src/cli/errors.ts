@@ -3,8 +3,12 @@
  * trace (docs/ARCHITECTURE.md, "Command line").
  */
 
-/** The exit codes of every command; `--help` and the README list them. */
-export const EXIT: { readonly ok: 0; readonly outOfDate: 1; readonly error: 2 } = { ok: 0, outOfDate: 1, error: 2 };
+/**
+ * The exit codes of every command; `--help` and the README list them. 1 is a command's own
+ * negative answer (`types --check`: out of date; `status`: an instance is not UP; `call`: the call
+ * failed), 2 is bad input or not getting an answer at all.
+ */
+export const EXIT: { readonly ok: 0; readonly outOfDate: 1; readonly failed: 1; readonly error: 2 } = { ok: 0, outOfDate: 1, failed: 1, error: 2 };
 
 /** A failure the user can act on: its message is printed as it is, after the command's name. */
 export class CliError extends Error {

@@ -1,7 +1,7 @@
 /**
  * The `express-micro` command line: `express-micro <command> [options]`. This file only
  * dispatches; each command lives in commands/ and is listed in commands/index.ts, so a new one
- * (`status`, `call`, …) is a file and a line there.
+ * is a folder and a line there.
  */
 import { readEnv } from '../runtime/index.ts';
 import type { CommandContext } from './command.ts';
@@ -24,7 +24,9 @@ function usage(): string {
     '',
     'Run `express-micro <command> --help` for its options.',
     '',
-    'Exit codes: 0 done; 1 `--check` found a difference; 2 bad input or an error (one line on stderr).',
+    'Exit codes: 0 done; 1 a negative answer (types --check: out of date; status: an instance is not',
+    'UP; call: the call failed); 2 bad input, no peer reached, a refused secret or another error (one',
+    'line on stderr). watch runs until Ctrl-C or SIGTERM (0), or 2 once no peer has answered for a while.',
     '',
   ].join('\n');
 }

@@ -3,6 +3,7 @@
  * `express-micro` command imports this (the library itself never reads argv or exits), so it is
  * not exported from runtime/index.ts and stays out of the library's module graph.
  */
+import { after } from '../timers/index.ts';
 
 /** The arguments after the script: `express-micro types --peer …` gives `['types', '--peer', …]`. */
 export function commandArguments(): string[] {
@@ -30,4 +31,42 @@ export function setExitCode(code: number): void {
 /** The folder relative paths on the command line are resolved against. */
 export function workingDirectory(): string {
   return process.cwd();
+}
+
+/** Whether standard output is a terminal (not a pipe or a file): what may redraw in place. */
+export function outputIsTerminal(): boolean {
+  return process.stdout.isTTY === true;
+}
+
+/** The terminal's width in columns, or undefined when standard output is not a terminal. */
+export function terminalColumns(): number | undefined {
+  const columns = process.stdout.columns;
+  return typeof columns === 'number' && columns > 0 ? columns : undefined;
+}
+
+/** How long a command has to finish after SIGINT/SIGTERM before the process is ended anyway. */
+const STOP_GRACE_MS = 2000;
+
+/**
+ * A signal aborted on the first SIGINT (Ctrl-C) or SIGTERM, so a long-running command can stop
+ * cleanly (exit code 0). Listening replaces the default (the process ending at once), so that
+ * a command which does not watch the signal (one waiting on a slow peer) is not left running:
+ * the process ends with 128 + the signal's number (130, 143) if it has not finished 2 s later,
+ * and a second signal ends it at once. `dispose()` removes the listeners.
+ */
+export function stopSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const names = ['SIGINT', 'SIGTERM'] as const;
+  const onSignal = (name: NodeJS.Signals): void => {
+    dispose();
+    controller.abort(new Error(`stopped by ${name}`));
+    const code = name === 'SIGINT' ? 130 : 143;
+    // Unref'd: a command that stops in time lets the process end on its own, with its own code.
+    after(STOP_GRACE_MS, () => process.exit(code));
+  };
+  const dispose = (): void => {
+    for (const name of names) process.off(name, onSignal);
+  };
+  for (const name of names) process.on(name, onSignal);
+  return { signal: controller.signal, dispose };
 }
