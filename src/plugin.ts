@@ -2,6 +2,7 @@ import { createServices, Deadlines, InFlight, OutlierDetector, type Services } f
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
+import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/index.ts';
 import { resolveOptions, type ExpressMicroOptions, type ResolvedOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
 import { after, createHttpClient, hostCandidates, sourceAddressTowards } from './runtime/index.ts';
@@ -25,6 +26,12 @@ export interface ExpressMicro {
   off(event: DiscoveryEvent, listener: InstanceListener): ExpressMicro;
   /** A snapshot of the membership table, this instance included. */
   peers(): InstanceInfo[];
+  /**
+   * What this instance counted (calls, their latency, retries, instances by status, probe round
+   * trips, membership changes): the figures `GET /_discovery/metrics` answers in the Prometheus
+   * text format, as an object keyed by metric name.
+   */
+  metrics(): Metrics;
   /**
    * Middleware for the app's own routes that accepts only requests signed by the cluster
    * (needs `enableHmac: true`). Put it before `express.json()`: it reads the raw body itself.
@@ -91,6 +98,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   const authorize: Authorize = sign ?? (() => ({ authorization: bearerHeader(secret) }));
 
   const http = createHttpClient();
+  const metrics = new MetricsRegistry();
   const cluster = new Cluster(
     {
       name: settings.serviceName,
@@ -101,10 +109,12 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       indirectChecks: settings.indirectChecks,
       suspicionMultiplier: settings.suspicionMultiplier,
       logger: settings.logger,
+      onRoundTrip: (milliseconds) => metrics.probes.observe(milliseconds / 1000),
     },
     new DiscoveryTransport(http, authorize),
     () => readRoutes(app),
   );
+  MEMBERSHIP_EVENTS.forEach((event, index) => cluster.events.on(event, () => (metrics.membership[index] as number)++));
   if (settings.onServiceUp) cluster.events.on('up', settings.onServiceUp);
   if (settings.onServiceDown) cluster.events.on('down', settings.onServiceDown);
 
@@ -123,7 +133,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Requests that arrive with a deadline (x-micro-timeout) are served under it: the calls their
   // handlers make inherit what is left.
   const deadlines = new Deadlines();
-  mountDiscovery(app, discoveryHandler(cluster, guard), (request, next) => deadlines.within(request, next));
+  mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => deadlines.within(request, next));
 
   let closing: Promise<void> | undefined;
   let host = settings.host;
@@ -222,6 +232,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     retryBudget: settings.retryBudget,
     deadlines,
     hedge: settings.hedge,
+    metrics,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
     },
@@ -242,6 +253,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       return handle;
     },
     peers: () => [...cluster.table.instances()].map(info),
+    metrics: () => metrics.snapshot(cluster.table.instances()),
     requireSignature() {
       if (!verifier) throw new OptionError('enableHmac', 'must be true to use requireSignature()');
       return requireSignature(verifier, { allow, audiences: [cluster.id] });

@@ -1,12 +1,14 @@
 import type { Cluster, Instance, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
-import { after, delay, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
+import { RetryReason, type CallSeries } from '../metrics/index.ts';
+import { after, delay, monotonicNow, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
 import { loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
 import { DEADLINE_HEADER, type Deadlines } from './deadline.ts';
 import type { InFlight } from './in-flight.ts';
 import { LatencyEstimate } from './latency.ts';
 import type { OutlierDetector } from './outlier.ts';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.ts';
+import { outcomeOf } from './outcome.ts';
 import { buildBody, buildPath, decodeBody } from './request.ts';
 import type { CompiledRoute } from './route-index.ts';
 import type { CallArguments, CallOptions } from './types.ts';
@@ -154,6 +156,32 @@ function attemptLimit(context: CallContext, entry: ServiceEntry): number | undef
 }
 
 /**
+ * Sends one call (see {@link run}) and counts it in `series`: its outcome and its duration,
+ * retries included (docs/ARCHITECTURE.md, "Metrics"). Counting is two array increments and a
+ * 13-step loop; nothing is looked up or allocated by name.
+ */
+export async function execute(
+  context: CallContext,
+  entry: ServiceEntry,
+  call: string,
+  route: CompiledRoute,
+  args: CallArguments | undefined,
+  options: CallOptions | undefined,
+  series: CallSeries,
+): Promise<unknown> {
+  const started = monotonicNow();
+  let outcome = 0;
+  try {
+    return await run(context, entry, call, route, args, options, series.retries);
+  } catch (error) {
+    outcome = outcomeOf(error, options?.signal);
+    throw error;
+  } finally {
+    series.record(outcome, (monotonicNow() - started) / 1000);
+  }
+}
+
+/**
  * Sends one call to an instance of `entry` chosen by the balancer (see docs/ARCHITECTURE.md, "A
  * call"). A connection that could not be made moves on to another instance for any method
  * (nothing was sent); one that broke mid-request does so only for idempotent methods, and either
@@ -164,13 +192,14 @@ function attemptLimit(context: CallContext, entry: ServiceEntry): number | undef
  * 5xx answers, connection failures and timeouts count towards the instance's ejection. One
  * deadline bounds every attempt together.
  */
-export async function execute(
+async function run(
   context: CallContext,
   entry: ServiceEntry,
   call: string,
   route: CompiledRoute,
   args: CallArguments | undefined,
   options: CallOptions | undefined,
+  retries: Float64Array,
 ): Promise<unknown> {
   const path = buildPath(entry.name, call, route, args);
   const body = buildBody(route, args);
@@ -193,12 +222,14 @@ export async function execute(
   let lastError: unknown;
   let previous: Instance | undefined;
   let refused = false;
+  let retryReason: number = RetryReason.connection;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const instance = pick(context, entry, previous);
     if (!instance) break;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
     // reached the service, so moving on adds no load to it.
     if (attempt > 0 && budget && !refused && !budget.withdraw(Date.now())) break;
+    if (attempt > 0) (retries[retryReason] as number)++;
     refused = false;
     previous = instance;
     const started = Date.now();
@@ -217,8 +248,10 @@ export async function execute(
     let answered = instance;
     try {
       if (wait !== undefined && wait < attemptLeft) {
-        const send = (target: Instance, cancel: AbortSignal): Promise<Answer> =>
-          sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel).then((answer) => ({ response: answer, answered: target }));
+        const send = (target: Instance, cancel: AbortSignal): Promise<Answer> => {
+          if (target !== instance) (retries[RetryReason.hedge] as number)++;
+          return sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel).then((answer) => ({ response: answer, answered: target }));
+        };
         const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, instance) : undefined);
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
@@ -229,6 +262,7 @@ export async function execute(
       if (error.kind === 'abort') {
         if (caller?.aborted || !tracked?.signal.aborted) throw caller?.reason ?? error;
         lastError = error; // re-issued: the instance went DOWN while the attempt waited
+        retryReason = RetryReason.reissue;
         continue;
       }
       outliers?.failure(entry, instance);
@@ -236,11 +270,13 @@ export async function execute(
         observe(loadOf(instance), Date.now() - started, Date.now()); // as slow as we know it to be, at least
         if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
         lastError = error; // this attempt is slow; another instance may not be
+        retryReason = RetryReason.timeout;
         continue;
       }
       context.cluster.unreachable(instance);
       lastError = error;
       refused = error.kind === 'connect';
+      retryReason = RetryReason.connection;
       if (error.kind === 'connect' || route.idempotent) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);
     } finally {
@@ -260,6 +296,7 @@ export async function execute(
     const pause = backoff(attempt);
     if (now + pause >= deadline) throw failure;
     lastError = failure;
+    retryReason = RetryReason.status;
     await delay(pause);
     if (caller?.aborted) throw caller.reason;
   }

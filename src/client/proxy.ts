@@ -1,5 +1,6 @@
 import { serviceKey, type ServiceEntry } from '../discovery/index.ts';
 import { AmbiguousRouteError, ExpressMicroError, RouteNotFoundError, ServiceUnavailableError } from '../errors/index.ts';
+import type { CallSeries, MetricsRegistry } from '../metrics/index.ts';
 import { execute, type CallContext } from './call.ts';
 import { RESERVED } from './reserved.ts';
 import { buildRouteIndex, callNames, compileRoute, type CompiledRoute, type RouteIndex } from './route-index.ts';
@@ -9,6 +10,11 @@ import type { CallArguments, CallFunction, CallOptions, CallRoute, ServiceClient
 export interface ProxyContext extends CallContext {
   /** Called once when a name is missing, before giving up: the service's routes may be newer. */
   readonly refresh: (entry: ServiceEntry) => void;
+  /**
+   * Where calls are counted. A call's series is fetched when its route is resolved, not per
+   * call; calls that fail before (unknown service, unknown or ambiguous name) are not counted.
+   */
+  readonly metrics: MetricsRegistry;
 }
 
 const indexes = new WeakMap<ServiceEntry, { version: number; index: RouteIndex }>();
@@ -54,16 +60,18 @@ function callFunction(context: ProxyContext, key: string, label: string, name: s
   let cachedEntry: ServiceEntry | undefined;
   let cachedVersion = -1;
   let cachedRoute: CompiledRoute | undefined;
+  let cachedSeries: CallSeries | undefined;
   const call = (args?: unknown, options?: CallOptions): Promise<unknown> => {
     try {
       const entry = context.cluster.table.service(key);
       if (!entry) throw unavailable(context, label, name);
       if (entry !== cachedEntry || entry.version !== cachedVersion || !cachedRoute) {
         cachedRoute = resolve(context, entry, name);
+        if (cachedSeries?.service !== entry.name) cachedSeries = context.metrics.callSeries(entry.name, name);
         cachedEntry = entry;
         cachedVersion = entry.version;
       }
-      return execute(context, entry, name, cachedRoute, normalizeArguments(cachedRoute, entry.name, name, args), options);
+      return execute(context, entry, name, cachedRoute, normalizeArguments(cachedRoute, entry.name, name, args), options, cachedSeries as CallSeries);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -72,7 +80,7 @@ function callFunction(context: ProxyContext, key: string, label: string, name: s
 }
 
 function routeCaller(context: ProxyContext, key: string, label: string): CallRoute {
-  const compiled = new Map<string, CompiledRoute>();
+  const compiled = new Map<string, { route: CompiledRoute; series: CallSeries }>();
   const call = (method: string, path: string, args?: CallArguments, options?: CallOptions): Promise<unknown> => {
     try {
       if (typeof method !== 'string' || typeof path !== 'string' || path[0] !== '/') {
@@ -81,9 +89,10 @@ function routeCaller(context: ProxyContext, key: string, label: string): CallRou
       const entry = context.cluster.table.service(key);
       const routeLabel = `${method.toUpperCase()} ${path}`;
       if (!entry) throw unavailable(context, label, routeLabel);
-      let route = compiled.get(routeLabel);
-      if (!route) compiled.set(routeLabel, (route = compileRoute(method.toUpperCase(), path)));
-      return execute(context, entry, routeLabel, route, args, options);
+      let cached = compiled.get(routeLabel);
+      if (!cached) compiled.set(routeLabel, (cached = { route: compileRoute(method.toUpperCase(), path), series: context.metrics.callSeries(entry.name, routeLabel) }));
+      else if (cached.series.service !== entry.name) cached.series = context.metrics.callSeries(entry.name, routeLabel);
+      return execute(context, entry, routeLabel, cached.route, args, options, cached.series);
     } catch (error) {
       return Promise.reject(error);
     }

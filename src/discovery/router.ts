@@ -1,4 +1,5 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
+import { EXPOSITION_CONTENT_TYPE, writeExposition, type Metrics } from '../metrics/index.ts';
 import { bodyConsumed, readRawBody } from '../security/index.ts';
 import type { Cluster } from './cluster.ts';
 import { serviceKey } from './service-name.ts';
@@ -18,7 +19,10 @@ export interface Guard {
   bodyMatches(bodyHash: string, body: string): boolean;
 }
 
-type Endpoint = 'register' | 'describe' | 'ping' | 'ping-req' | 'gossip' | 'services' | 'leave';
+type Endpoint = 'register' | 'describe' | 'ping' | 'ping-req' | 'gossip' | 'services' | 'metrics' | 'leave';
+
+/** The endpoints answered without a body: `answerMessage` never sees them. */
+type ReadOnlyEndpoint = 'services' | 'metrics';
 
 const ENDPOINTS = new Map<string, Endpoint>([
   ['POST /register', 'register'],
@@ -28,6 +32,7 @@ const ENDPOINTS = new Map<string, Endpoint>([
   ['POST /ping-req', 'ping-req'],
   ['POST /gossip', 'gossip'],
   ['GET /services', 'services'],
+  ['GET /metrics', 'metrics'],
   ['POST /leave', 'leave'],
 ]);
 
@@ -46,12 +51,27 @@ function isJson(request: IncomingRequest): boolean {
   return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type);
 }
 
+/** Whether the request's Accept header asks for JSON (the dashboard's form of the metrics). */
+function wantsJson(request: IncomingRequest): boolean {
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && /(^|,)\s*application\/json\s*(;|,|$)/i.test(accept);
+}
+
+function sendMetrics(request: IncomingRequest, response: OutgoingResponse, metrics: Metrics): void {
+  if (wantsJson(request)) return send(response, 200, metrics);
+  response.statusCode = 200;
+  response.setHeader('content-type', EXPOSITION_CONTENT_TYPE);
+  response.setHeader('cache-control', 'no-store');
+  response.end(writeExposition(metrics));
+}
+
 /**
  * The `/_discovery` endpoints as one middleware, served ahead of the app's own (see intercept.ts). The
  * address and the credentials are checked before a byte of the body is read; bodies are read
  * with a size limit by this handler alone, so nothing is added to the app's other routes.
+ * `metrics` gives what `GET /_discovery/metrics` answers (Prometheus text, or JSON when asked).
  */
-export function discoveryHandler(cluster: Cluster, guard: Guard): Middleware {
+export function discoveryHandler(cluster: Cluster, guard: Guard, metrics: () => Metrics): Middleware {
   return (request, response, next) => {
     const path = request.url.split('?', 1)[0] ?? '';
     const endpoint = ENDPOINTS.get(`${request.method} ${path}`);
@@ -68,12 +88,13 @@ export function discoveryHandler(cluster: Cluster, guard: Guard): Middleware {
     }
     if (!cluster.started) return send(response, 503, { error: 'not started' });
     if (endpoint === 'services') return send(response, 200, servicesView(cluster));
+    if (endpoint === 'metrics') return sendMetrics(request, response, metrics());
     if (request.method === 'GET') return send(response, 200, cluster.onPing(undefined));
     void handleWithBody(endpoint, cluster, guard, auth.bodyHash, request, response).catch(next);
   };
 }
 
-async function handleWithBody(endpoint: Exclude<Endpoint, 'services'>, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
+async function handleWithBody(endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
   const hasBody = (request.headers['content-length'] ?? '0') !== '0' || request.headers['transfer-encoding'] !== undefined;
   if (hasBody && !isJson(request) && !bodyConsumed(request)) return send(response, 415, { error: 'expected application/json' });
   const body = await readBodyText(request);
@@ -98,7 +119,7 @@ async function handleWithBody(endpoint: Exclude<Endpoint, 'services'>, cluster: 
  * Validates one parsed discovery message and hands it to the cluster: the one place where wire
  * messages meet membership (the simulation in test/simulation calls it too).
  */
-export async function answerMessage(cluster: Cluster, endpoint: Exclude<Endpoint, 'services'>, parsed: unknown): Promise<{ status: number; payload: unknown }> {
+export async function answerMessage(cluster: Cluster, endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, parsed: unknown): Promise<{ status: number; payload: unknown }> {
   const refuse = (error: string) => {
     if (error.includes('unsupported protocol')) cluster.refusedProtocol(error);
     return { status: 400, payload: { error } };
@@ -157,10 +178,26 @@ async function readBodyText(request: IncomingRequest): Promise<string | { status
 
 /** The seed's `/_discovery/services` shape, with every instance listed. */
 export interface ServicesView {
-  thisService: { name: string; url: string; routes: Instance['routes'] };
+  thisService: { name: string; id: string; url: string; routes: Instance['routes'] };
   connectedPeers: Record<
     string,
-    { url: string; routes: Instance['routes']; status: 'UP' | 'DOWN'; instances: { id: string; url: string; status: 'UP' | 'DOWN'; suspect: boolean; incarnation: number; lastSeen: number }[] }
+    {
+      url: string;
+      routes: Instance['routes'];
+      status: 'UP' | 'DOWN';
+      instances: {
+        id: string;
+        url: string;
+        status: 'UP' | 'DOWN';
+        suspect: boolean;
+        incarnation: number;
+        lastSeen: number;
+        /** The last direct-probe round trip measured by the answering instance, in ms; null before one. */
+        roundTripMs: number | null;
+        /** Out of the answering instance's call rotation (outlier ejection). */
+        ejected: boolean;
+      }[];
+    }
   >;
 }
 
@@ -179,8 +216,17 @@ export function servicesView(cluster: Cluster): ServicesView {
       url: first.url,
       routes: first.routes,
       status: others.some((instance) => instance.status === 'UP') ? 'UP' : 'DOWN',
-      instances: others.map((instance) => ({ id: instance.id, url: instance.url, status: instance.status, suspect: instance.suspect, incarnation: instance.incarnation, lastSeen: instance.lastSeen })),
+      instances: others.map((instance) => ({
+        id: instance.id,
+        url: instance.url,
+        status: instance.status,
+        suspect: instance.suspect,
+        incarnation: instance.incarnation,
+        lastSeen: instance.lastSeen,
+        roundTripMs: instance.roundTripMs ?? null,
+        ejected: instance.ejectedUntil !== 0,
+      })),
     };
   }
-  return { thisService: { name: self.name, url: self.url, routes: self.routes }, connectedPeers };
+  return { thisService: { name: self.name, id: self.id, url: self.url, routes: self.routes }, connectedPeers };
 }

@@ -21,6 +21,8 @@ export interface Instance {
   downSince: number;
   /** Until when calls leave it out of the rotation (outlier ejection); 0 when they do not. */
   ejectedUntil: number;
+  /** The round trip of the last direct probe from this process that it acknowledged, in ms. */
+  roundTripMs: number | undefined;
 }
 
 /**
@@ -147,6 +149,7 @@ export class MembershipTable {
       lastSeen: now,
       downSince: 0,
       ejectedUntil: 0,
+      roundTripMs: undefined,
     };
     this.#byId.set(instance.id, instance);
     this.#byUrl.set(instance.url, instance);
@@ -271,6 +274,7 @@ export function info(instance: Instance): InstanceInfo {
     self: instance.self,
     lastSeen: instance.lastSeen,
     ejected: instance.ejectedUntil !== 0,
+    ...(instance.roundTripMs === undefined ? {} : { roundTripMs: instance.roundTripMs }),
   };
 }
 

@@ -35,6 +35,12 @@ export interface InstanceInfo {
    * (outlier ejection: 5xx answers, connection failures, timeouts), though it answers pings.
    */
   ejected: boolean;
+  /**
+   * The round trip of the last direct probe this process sent it that it acknowledged, in
+   * milliseconds (sub-millisecond precision); absent until one has. Never set on this process's
+   * own instance.
+   */
+  roundTripMs?: number;
 }
 
 /**

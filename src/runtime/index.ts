@@ -8,6 +8,6 @@ export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './
 export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto/index.ts';
 export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';
 export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './host/index.ts';
-export { after, delay, every, type Timer } from './timers/index.ts';
+export { after, delay, every, monotonicNow, type Timer } from './timers/index.ts';
 export { resolveAddresses } from './dns/index.ts';
 export { createRequestContext, type RequestContext } from './context/index.ts';
