@@ -32,7 +32,7 @@ describe('the dispatcher', () => {
     expect(await runCli(['help'])).toEqual(help);
     const none = await runCli([]);
     expect(none).toEqual({ code: 2, out: '', err: help.out });
-    expect(await runCli(['statu'])).toEqual({ code: 2, out: '', err: 'express-micro: unknown command "statu" (commands: types; see express-micro --help)\n' });
+    expect(await runCli(['statu'])).toEqual({ code: 2, out: '', err: 'express-micro: unknown command "statu" (commands: types, dashboard; see express-micro --help)\n' });
   });
 
   it('shows a command\'s help with --help, -h or help <command>, exit codes included', async () => {
