@@ -54,7 +54,10 @@ export interface LocalServerOptions {
 }
 
 function wrapRequest(request: IncomingMessage): LocalRequest {
-  const raw = request.headers.host;
+  // Node keeps the first of two Host headers; a request that sends two is not trusted with either.
+  let hosts = 0;
+  for (let index = 0; index < request.rawHeaders.length; index += 2) if (request.rawHeaders[index]?.toLowerCase() === 'host') hosts++;
+  const raw = hosts === 1 ? request.headers.host : undefined;
   const url = request.url ?? '/';
   const query = url.indexOf('?');
   return { method: request.method ?? 'GET', path: query === -1 ? url : url.slice(0, query), host: typeof raw === 'string' ? raw : undefined };
