@@ -10,38 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { SECRET, startService, stopAll, waitFor, type TestService } from '../helpers.ts';
+import { startDashboard, type RunningDashboard } from './dashboard-support.ts';
 import { tempFolder } from '../types/support.ts';
-
-/** A dashboard running in-process, and what it printed. */
-export interface RunningDashboard {
-  url: string;
-  port: number;
-  output: () => { out: string; err: string };
-  /** Aborts its signal; resolves with the exit code. */
-  stop(): Promise<number>;
-}
-
-/** Runs `express-micro dashboard <argv>` in this process until stopped; resolves once it printed its URL. */
-export async function startDashboard(argv: string[]): Promise<RunningDashboard> {
-  const controller = new AbortController();
-  let out = '';
-  let err = '';
-  const exit = main(['dashboard', ...argv], { cwd: process.cwd(), out: (text) => (out += text), error: (text) => (err += text), signal: controller.signal });
-  let ended: number | undefined;
-  void exit.then((code) => (ended = code));
-  await waitFor(() => /dashboard: (http:\S+)\n/.test(out) || ended !== undefined, 'the dashboard prints its URL', 20_000);
-  const match = /dashboard: (http:\/\/127\.0\.0\.1:(\d+))\n/.exec(out);
-  if (match === null) throw new Error(`the dashboard did not start (exit ${ended}): ${err}`);
-  return {
-    url: match[1] as string,
-    port: Number(match[2]),
-    output: () => ({ out, err }),
-    stop: () => {
-      controller.abort();
-      return exit;
-    },
-  };
-}
 
 /** A raw GET with the Host header (and method) we choose, as a rebinding page's request would arrive. */
 function raw(port: number, path: string, host: string | undefined, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {

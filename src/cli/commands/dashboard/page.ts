@@ -61,9 +61,10 @@ td.number, th.number { text-align: right; }
 .badge[data-status="DOWN"], .badge[data-kind="down"], .badge[data-kind="left"] { background: var(--down-bg); color: var(--down); }
 .badge[data-ejected="true"] { outline: 2px dashed var(--suspect); }
 #timeline { list-style: none; margin: 0; padding: 0; max-height: 70vh; overflow-y: auto; }
-#timeline li { display: grid; grid-template-columns: 4.5rem 5rem minmax(0, 1fr); gap: .5rem; padding: .25rem 0; border-top: 1px solid var(--line); }
+#timeline li { display: grid; grid-template-columns: 4.5rem 5rem minmax(0, 1fr); gap: .5rem; align-items: start; padding: .35rem 0; border-top: 1px solid var(--line); }
 #timeline time, .empty { color: var(--muted); }
-#timeline .where { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+#timeline .where { overflow-wrap: anywhere; }
+#timeline .where b { font-weight: 500; }
 `;
 
 /** `/app.js`: subscribes to `/events` and draws each snapshot. */
@@ -141,7 +142,7 @@ export const PAGE_SCRIPT: string = `'use strict';
     document.getElementById('services').replaceChildren(...(services.length > 0 ? services : [element('p', { class: 'empty' }, 'no services')]));
     const entries = snapshot.timeline.map((entry) => element('li', { 'data-kind': entry.kind, 'data-instance': entry.url },
       element('time', {}, clock(entry.at)), element('span', { class: 'badge', 'data-kind': entry.kind }, entry.kind),
-      element('span', { class: 'where', title: entry.url }, entry.service + ' ' + entry.url)));
+      element('span', { class: 'where' }, element('b', {}, entry.service), element('br'), entry.url)));
     document.getElementById('timeline').replaceChildren(...(entries.length > 0 ? entries : [element('li', { class: 'empty' }, 'no changes yet')]));
   }
 
