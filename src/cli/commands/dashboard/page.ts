@@ -45,7 +45,7 @@ h2 { font-size: 1rem; margin: 0 0 .5rem; }
 #connection[data-state="live"] { background: var(--up-bg); color: var(--up); }
 #connection[data-state="lost"] { background: var(--down-bg); color: var(--down); }
 #notices p { margin: .5rem 1.25rem 0; padding: .4rem .75rem; border-radius: .3rem; background: var(--suspect-bg); color: var(--suspect); }
-#layout { display: grid; grid-template-columns: minmax(0, 1fr) 22rem; gap: 1rem; padding: 1rem 1.25rem; }
+#layout { display: grid; grid-template-columns: minmax(0, 1fr) 26rem; gap: 1rem; padding: 1rem 1.25rem; }
 @media (max-width: 900px) { #layout { grid-template-columns: minmax(0, 1fr); } }
 section, aside { background: var(--card); border: 1px solid var(--line); border-radius: .5rem; padding: .75rem 1rem; }
 section + section { margin-top: 1rem; }
