@@ -27,7 +27,7 @@ describe('the dispatcher', () => {
   it('lists its commands and the exit codes for --help, and says how to get help otherwise', async () => {
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.out).toMatch(/^Usage: express-micro <command> \[options\]\n\nCommands:\n {2}types {2}write TypeScript declarations/);
+    expect(help.out).toMatch(/^Usage: express-micro <command> \[options\]\n\nCommands:\n {2}types +write TypeScript declarations/);
     expect(help.out).toContain('Exit codes: 0 done; 1 `--check` found a difference; 2 bad input or an error (one line on stderr).');
     expect(await runCli(['help'])).toEqual(help);
     const none = await runCli([]);
