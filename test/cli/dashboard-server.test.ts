@@ -58,6 +58,9 @@ describe('express-micro dashboard, served', () => {
     users = await startService('user-service', (app) => app.get('/users/:id', (req, res) => res.json({ id: req.params.id })));
     const orders = await startService('order-service', () => {}, { peers: [users.url] });
     await waitFor(() => users.micro.peers().some((peer) => peer.service === 'order-service' && peer.status === 'UP'), 'user-service sees order-service');
+    // The call below goes the other way: order-service must know user-service too (the join's
+    // answer usually brings it, but not always before the line above holds).
+    await waitFor(() => orders.micro.peers().some((peer) => peer.service === 'user-service' && peer.status === 'UP'), 'order-service sees user-service');
     await orders.micro.services.userService.getUser({ id: 1 });
     dashboard = await startDashboard(['--peer', users.url, '--port', '0', '--interval', '200', '--secret-file', secretFile]);
   }, 30_000);
@@ -161,9 +164,11 @@ describe('express-micro dashboard, its options and failures', () => {
   it.each([
     [['--port', 'http'], '--port "http" must be a whole number from 0 to 65535'],
     [['--port', '70000'], '--port "70000" must be a whole number from 0 to 65535'],
-    [['--interval', '5'], '--interval "5" must be a whole number from 100 to 3600000'],
+    [['--interval', '5'], '--interval "5": give a whole number of milliseconds, at least 100'],
     [['--peer', 'localhost:3000'], '--peer localhost:3000: only http: and https: URLs are supported'],
     [['--open'], 'unknown option --open'],
+    // Relative to the working directory, as in every command.
+    [['--secret-file', 'no-such.key'], `--secret-file ${join(process.cwd(), 'no-such.key')}: no such file`],
   ])('%j fails with exit code 2 and one line: %s', async (argv, message) => {
     let err = '';
     const code = await main(['dashboard', ...argv], { cwd: process.cwd(), out: () => {}, error: (text) => (err += text) });

@@ -7,7 +7,8 @@ import { ListenError } from '../../../runtime/server/index.ts';
 import { after } from '../../../runtime/timers/index.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
-import { DEFAULT_PEER, findSecret, PeerClient } from '../../peer.ts';
+import { PEER_HELP } from '../../peer-options.ts';
+import { findSecret, PeerClient } from '../../peer.ts';
 import { Monitor } from './monitor.ts';
 import { DEFAULT_INTERVAL, DEFAULT_PORT, parseDashboardOptions, type DashboardOptions } from './options.ts';
 import { startDashboardServer, type DashboardServer } from './server.ts';
@@ -20,19 +21,15 @@ const HELP = `Usage: express-micro dashboard [--peer URL]... [--port N] [--inter
 Serves a live web page of a cluster on http://127.0.0.1:<port>: every service, its instances
 and their status (UP, SUSPECT, DOWN, ejected), a timeline of changes, and per service the call
 rate, error rate and latency percentiles (p50, p95, p99) its callers measured. Open the URL it
-prints; stop it with Ctrl-C.
+prints; stop it with Ctrl-C. The cluster is read from the peers' GET /_discovery/services,
+the metrics from every UP instance's /_discovery/metrics.
 
-  --peer URL          a running service to read the cluster from (GET /_discovery/services;
-                      the metrics come from every UP instance's /_discovery/metrics).
-                      Repeatable. Default: ${DEFAULT_PEER}.
   --port N            the local port (default ${DEFAULT_PORT}; 0 = any free port). Only 127.0.0.1
                       listens, and only requests for 127.0.0.1:N or localhost:N are answered.
-  --interval MS       how often the cluster is read (default ${DEFAULT_INTERVAL}).
+  --interval MS       how often the cluster is read (default ${DEFAULT_INTERVAL}, at least 100).
 
-Reaching the cluster (as the services do; the secret never leaves this command):
-  --secret-file FILE  the secret file to read when EXPRESS_DISCOVERY_KEY is not set (default:
-                      express-micro-<uid>.key in the temp folder).
-  --hmac              sign the requests (for a cluster with enableHmac: true).
+${PEER_HELP}
+  The secret never leaves this command: the page gets what the peers answered, not how.
 
 Exit codes: 0 stopped; 2 bad input or an error (one line on stderr: the port is taken, the
 secret was refused, ...).
@@ -61,7 +58,7 @@ async function serve(options: DashboardOptions, monitor: Monitor): Promise<Dashb
 }
 
 async function run(argv: readonly string[], context: CommandContext): Promise<number> {
-  const options = parseDashboardOptions(argv);
+  const options = parseDashboardOptions(argv, context.cwd);
   if (options.help) {
     context.out(HELP);
     return EXIT.ok;
