@@ -11,14 +11,20 @@ export type MetricFamily =
 
 /** One counter or gauge value with its labels. */
 export interface MetricSample {
+  /** The sample's labels, e.g. `{ service: 'user-service', call: 'getUser', outcome: 'ok' }`. */
   labels: Record<string, string>;
+  /** The counter's total since this instance started, or the gauge's value now. */
   value: number;
 }
 
-/** buckets: cumulative counts for the finite upper bounds, ascending; `count` is the +Inf bucket. */
+/** One histogram with its labels, as Prometheus reads it: cumulative buckets, a sum and a count. */
 export interface HistogramSample {
+  /** The sample's labels, e.g. `{ service: 'user-service', call: 'getUser' }`. */
   labels: Record<string, string>;
+  /** How many observations there were: the `+Inf` bucket. */
   count: number;
+  /** The sum of every observation, in seconds. */
   sum: number;
+  /** Cumulative counts for the finite upper bounds (`le`, seconds), ascending. */
   buckets: { le: number; count: number }[];
 }
