@@ -94,6 +94,22 @@ function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undef
   return entry.instances.find((instance) => instance.status === 'UP' && instance !== avoid) ?? chosen;
 }
 
+/**
+ * The instance for a retry: the balancer's choice unless this call already tried it, else one it
+ * has not tried, from the rotation first, then any UP instance. Under churn a service can list
+ * several instances that died a moment ago; with only the last failure avoided, the retries could
+ * go round those and miss the one that is alive (the churn soak found it). Failure path only.
+ */
+function pickUntried(context: CallContext, entry: ServiceEntry, tried: readonly Instance[]): Instance | undefined {
+  const chosen = pick(context, entry, tried[tried.length - 1]);
+  if (chosen === undefined || !tried.includes(chosen)) return chosen;
+  return (
+    entry.up.find((instance) => !tried.includes(instance)) ??
+    entry.instances.find((instance) => instance.status === 'UP' && !tried.includes(instance)) ??
+    chosen
+  );
+}
+
 /** Why the slower of two hedged requests was cancelled. */
 const HEDGE_LOST: Error = new Error('express-micro: another instance answered this hedged call first');
 
@@ -230,10 +246,13 @@ async function run(
   budget?.deposit(begun);
   let lastError: unknown;
   let previous: Instance | undefined;
+  // The instances this call has tried, from its first retry on (no allocation for a call that succeeds first time).
+  let tried: Instance[] | undefined;
   let refused = false;
   let retryReason: number = RetryReason.connection;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const instance = pick(context, entry, previous);
+    if (previous !== undefined) (tried ??= []).push(previous);
+    const instance = tried === undefined ? pick(context, entry, undefined) : pickUntried(context, entry, tried);
     if (!instance) break;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
     // reached the service, so moving on adds no load to it.
