@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { SECRET, startService, stopAll, waitFor, type TestService } from '../helpers.ts';
 import { startDashboard, type RunningDashboard } from './dashboard-support.ts';
-import { tempFolder } from '../types/support.ts';
+import { tempFolder } from './support.ts';
 
 /** A raw GET with the Host header (and method) we choose, as a rebinding page's request would arrive. */
 function raw(port: number, path: string, host: string | undefined, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, SECRET, spawnService, startService, stopAll, waitFor, type ChildService, type TestService } from '../helpers.ts';
-import { tempFolder } from '../types/support.ts';
+import { tempFolder } from './support.ts';
 import { browserUnavailable, CHROMIUM, startDashboard, type RunningDashboard } from './dashboard-support.ts';
 
 const reason = browserUnavailable(existsSync);

@@ -1,11 +1,14 @@
 /**
  * Shared by the command-line tests of status, watch and call: running a command in-process (its
  * real code, given buffers instead of the process's streams), a small real cluster, an instance
- * that can go silent without leaving (so the others see it DOWN), and an address nothing answers.
+ * that can go silent without leaving (so the others see it DOWN), an address nothing answers, and
+ * a temp folder inside the repo (test/types uses these too).
  */
 import express from 'express';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
 import expressMicro, { type ExpressMicro, type ExpressMicroOptions } from '../../src/index.ts';
@@ -18,6 +21,13 @@ export interface CliRun {
   code: number;
   out: string;
   err: string;
+}
+
+/** A fresh folder under .tmp/ (gitignored, inside the repo so files there resolve node_modules), removed by the returned function. */
+export function tempFolder(prefix: string): { path: string; remove: () => void } {
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+  const path = mkdtempSync(join(ROOT, '.tmp', `${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
 /** How to run it: a stop signal, a pretend terminal, and a view of the output as it comes. */

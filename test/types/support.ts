@@ -4,35 +4,13 @@
  * consumers resolve `express` and `@types` from node_modules), and compiling consumer files with
  * the TypeScript compiler against a generated file and the library's source.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { main } from '../../src/cli/main.ts';
+import { ROOT } from '../cli/support.ts';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** What one command line did. */
-export interface CliRun {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs `express-micro <argv>` in this process, in `cwd` (default: the repo). */
-export async function runCli(argv: string[], cwd = ROOT): Promise<CliRun> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { cwd, out: (text) => (out += text), error: (text) => (err += text) });
-  return { code, out, err };
-}
-
-/** A fresh folder under .tmp/ (gitignored), removed by the returned function. */
-export function tempFolder(prefix: string): { path: string; remove: () => void } {
-  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-  const path = mkdtempSync(join(ROOT, '.tmp', `${prefix}-`));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
+// Running the command in-process and the temp folder are the command-line tests' own (test/cli).
+export { ROOT, runCli, tempFolder, type CliRun } from '../cli/support.ts';
 
 /** One diagnostic, flattened to one string, at a 1-based line of a file. */
 export interface Diagnostic {
