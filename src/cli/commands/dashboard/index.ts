@@ -4,7 +4,7 @@
  * interval; the server pushes each snapshot to the open pages.
  */
 import { ListenError } from '../../../runtime/server/index.ts';
-import { after } from '../../../runtime/timers/index.ts';
+import { pause, untilAborted } from '../../abortable.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
 import { PEER_HELP } from '../../peer-options.ts';
@@ -37,15 +37,6 @@ secret was refused, ...).
 Example:
   npx express-micro dashboard --peer http://127.0.0.1:3000
 `;
-
-/** Resolves when `signal` aborts (never without one: the process ends by its signal). */
-function stopped(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal === undefined) return;
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-}
 
 async function serve(options: DashboardOptions, monitor: Monitor): Promise<DashboardServer> {
   try {
@@ -83,17 +74,9 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
 
 /** Polls every `interval` ms (from the start of one poll to the next) until `signal` aborts. */
 async function pollUntil(monitor: Monitor, interval: number, signal: AbortSignal | undefined): Promise<void> {
-  let wake = (): void => {};
-  const stop = stopped(signal).then(() => wake());
-  let done = false;
-  void stop.then(() => (done = true));
-  while (!done) {
-    const wait = new Promise<void>((resolve) => {
-      wake = resolve;
-      after(interval, resolve);
-    });
+  while (signal?.aborted !== true) {
     // On stop, a poll still waiting for a slow peer is left behind: closing the pool ends it.
-    await Promise.race([Promise.all([monitor.poll(), wait]), stop]);
+    await untilAborted(Promise.all([monitor.poll(), pause(interval, signal)]), signal);
   }
 }
 
