@@ -50,10 +50,12 @@ export function observe(load: Load, ms: number, now: number): void {
 }
 
 /**
- * An instance with no answer yet starts at the service's `neutral` latency, so it gets traffic
- * without being flooded (a cost of 0 would send it every call until its first answer).
+ * What sending one more call to `instance` is expected to cost: its peak-EWMA latency times its
+ * outstanding calls plus one. An instance with no answer yet starts at the service's `neutral`
+ * latency, so it gets traffic without being flooded (a cost of 0 would send it every call until
+ * its first answer).
  */
-function costOf(instance: Instance, neutral: number): number {
+export function costOf(instance: Instance, neutral: number): number {
   const load = loadOf(instance);
   return (load.stamp === 0 ? neutral : load.cost) * (load.outstanding + 1);
 }

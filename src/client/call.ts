@@ -8,6 +8,7 @@ import type { InFlight } from './in-flight.ts';
 import { LatencyEstimate } from './latency.ts';
 import type { OutlierDetector } from './outlier.ts';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.ts';
+import { Tries, Verdict } from './tries.ts';
 import { outcomeOf } from './outcome.ts';
 import { buildBody, buildPath, decodeBody } from './request.ts';
 import type { CompiledRoute } from './route-index.ts';
@@ -98,15 +99,17 @@ function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undef
  * The instance for a retry: the balancer's choice unless this call already tried it, else one it
  * has not tried, from the rotation first, then any UP instance. Under churn a service can list
  * several instances that died a moment ago; with only the last failure avoided, the retries could
- * go round those and miss the one that is alive (the churn soak found it). Failure path only.
+ * go round those and miss the one that is alive (the churn soak found it). When every instance
+ * has been tried, the one whose failure was the most likely to pass (`Tries.best`): a restarted
+ * instance that was slow to answer its first request, not the one that refused the connection.
  */
-function pickUntried(context: CallContext, entry: ServiceEntry, tried: readonly Instance[]): Instance | undefined {
-  const chosen = pick(context, entry, tried[tried.length - 1]);
-  if (chosen === undefined || !tried.includes(chosen)) return chosen;
+function pickUntried(context: CallContext, entry: ServiceEntry, tries: Tries): Instance | undefined {
+  const chosen = pick(context, entry, tries.last);
+  if (chosen === undefined || !tries.has(chosen)) return chosen;
   return (
-    entry.up.find((instance) => !tried.includes(instance)) ??
-    entry.instances.find((instance) => instance.status === 'UP' && !tried.includes(instance)) ??
-    chosen
+    entry.up.find((instance) => !tries.has(instance)) ??
+    entry.instances.find((instance) => instance.status === 'UP' && !tries.has(instance)) ??
+    tries.best(entry, estimateOf(entry).mean())
   );
 }
 
@@ -246,13 +249,12 @@ async function run(
   budget?.deposit(begun);
   let lastError: unknown;
   let previous: Instance | undefined;
-  // The instances this call has tried, from its first retry on (no allocation for a call that succeeds first time).
-  let tried: Instance[] | undefined;
+  // The instances this call has tried and how each failed (no allocation for a call that succeeds first time).
+  let tries: Tries | undefined;
   let refused = false;
   let retryReason: number = RetryReason.connection;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    if (previous !== undefined) (tried ??= []).push(previous);
-    const instance = tried === undefined ? pick(context, entry, undefined) : pickUntried(context, entry, tried);
+    const instance = tries === undefined ? pick(context, entry, undefined) : pickUntried(context, entry, tries);
     if (!instance) break;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
     // reached the service, so moving on adds no load to it.
@@ -290,6 +292,7 @@ async function run(
       if (error.kind === 'abort') {
         if (caller?.aborted || !tracked?.signal.aborted) throw caller?.reason ?? error;
         lastError = error; // re-issued: the instance went DOWN while the attempt waited
+        (tries ??= new Tries()).add(instance, Verdict.gone);
         retryReason = RetryReason.reissue;
         continue;
       }
@@ -298,12 +301,14 @@ async function run(
         observe(loadOf(instance), Date.now() - started, Date.now()); // as slow as we know it to be, at least
         if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
         lastError = error; // this attempt is slow; another instance may not be
+        (tries ??= new Tries()).add(instance, Verdict.slow);
         retryReason = RetryReason.timeout;
         continue;
       }
       context.cluster.unreachable(instance);
       lastError = error;
       refused = error.kind === 'connect';
+      (tries ??= new Tries()).add(instance, refused ? Verdict.gone : Verdict.broken);
       retryReason = RetryReason.connection;
       if (error.kind === 'connect' || route.idempotent) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);
@@ -324,6 +329,7 @@ async function run(
     const pause = backoff(attempt);
     if (now + pause >= deadline) throw failure;
     lastError = failure;
+    (tries ??= new Tries()).add(answered, Verdict.broken);
     retryReason = RetryReason.status;
     await delay(pause);
     if (caller?.aborted) throw caller.reason;
