@@ -5,7 +5,7 @@ import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
 import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/index.ts';
 import { resolveOptions, type ExpressMicroOptions, type ResolvedOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
-import { after, createHttpClient, hostCandidates, sourceAddressTowards } from './runtime/index.ts';
+import { after, createHttpClient, hostCandidates, sha256Hex, sharedListenerGroup, sourceAddressTowards } from './runtime/index.ts';
 import { bearerHeader, checkBearer, bodyMatches, clientAddress, compileAllowList, createVerifier, requireSignature, resolveSecret, signRequest } from './security/index.ts';
 
 /** What `expressMicro()` returns. */
@@ -99,9 +99,12 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
 
   const http = createHttpClient();
   const metrics = new MetricsRegistry();
+  // Workers sharing one port are one instance (docs/ARCHITECTURE.md, "Several workers on one port").
+  const group = sharedListenerGroup();
   const cluster = new Cluster(
     {
       name: settings.serviceName,
+      shared: group !== undefined,
       peers: settings.peers,
       pingInterval: settings.pingInterval,
       pingTimeout: settings.pingTimeout,
@@ -147,7 +150,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       void choosingHost.then(() => start(port));
       return;
     }
-    cluster.start(`http://${formatHost(host)}:${port}`);
+    const url = `http://${formatHost(host)}:${port}`;
+    // Every worker of the group derives the same id from what they share: a caller cannot tell
+    // which one answered, so a probe, a signature's audience and the table all see one instance.
+    cluster.start(url, group === undefined ? undefined : sha256Hex(`${group} ${settings.serviceName} ${url}`).slice(0, 16));
     settings.logger.info(`express-micro: ${settings.serviceName} is reachable at ${cluster.url} (what peers are told)`);
   };
   const learnPort = (server: ListeningServer): void => {
@@ -256,7 +262,8 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     metrics: () => metrics.snapshot(cluster.table.instances()),
     requireSignature() {
       if (!verifier) throw new OptionError('enableHmac', 'must be true to use requireSignature()');
-      return requireSignature(verifier, { allow, audiences: [cluster.id] });
+      let audiences = [cluster.id];
+      return requireSignature(verifier, { allow, audiences: () => (audiences[0] === cluster.id ? audiences : (audiences = [cluster.id])) });
     },
     close() {
       outliers?.close();

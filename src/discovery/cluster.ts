@@ -34,6 +34,11 @@ export interface ClusterSettings {
   /** Scales the suspicion timeout (memberlist's SuspicionMult). */
   suspicionMultiplier: number;
   logger: Logger;
+  /**
+   * Other processes serve this instance's URL under the same id (node:cluster workers): closing
+   * one of them must not tell the members that the instance left, since its siblings still answer.
+   */
+  shared?: boolean;
   /** The simulation's: a fixed id, a virtual clock, a seeded random source, a resolver. */
   id?: string;
   clock?: Clock;
@@ -70,7 +75,6 @@ type ProbeResult = 'ack' | 'fail' | 'gone';
  * described in docs/ARCHITECTURE.md, "Membership".
  */
 export class Cluster {
-  readonly id: string;
   readonly events: Emitter;
   readonly table: MembershipTable;
   /** Settles when the first join round with the seed peers has finished. */
@@ -119,6 +123,7 @@ export class Cluster {
   #routesReadAt = 0;
   #timer: Timer | undefined;
   #closed = false;
+  #id: string;
 
   constructor(settings: ClusterSettings, client: DiscoveryClient, readRoutes: () => RouteDescriptor[]) {
     this.#settings = settings;
@@ -126,13 +131,18 @@ export class Cluster {
     this.#readRoutes = readRoutes;
     this.#clock = settings.clock ?? systemClock;
     this.#random = settings.random ?? Math.random;
-    this.id = settings.id ?? randomHex(8);
+    this.#id = settings.id ?? randomHex(8);
     this.events = new Emitter((error) => settings.logger.error(`express-micro: an event listener threw: ${String(error)}`));
     // Coming UP (first seen, or back after DOWN) is news at info; going DOWN is warned where the
     // death is confirmed, with its reason.
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+  }
+
+  /** This instance's id: random, or the one `start` was given. */
+  get id(): string {
+    return this.#id;
   }
 
   /** This instance's URL once started. */
@@ -144,9 +154,13 @@ export class Cluster {
     return this.#self !== undefined;
   }
 
-  /** Puts this instance in its own table, starts the probe rounds and joins through the seeds. */
-  start(url: string): void {
+  /**
+   * Puts this instance in its own table, starts the probe rounds and joins through the seeds.
+   * `id` replaces the random id, for processes that share a URL and so must share an id.
+   */
+  start(url: string, id?: string): void {
     if (this.#self || this.#closed) return;
+    if (id !== undefined) this.#id = id;
     const routes = this.#readRoutes();
     this.#routesReadAt = this.#clock.now();
     this.#self = this.table.upsert({ protocol: PROTOCOL_VERSION, name: this.#settings.name, id: this.id, url, routes, rev: revision(routes), incarnation: 0 }, true, this.#clock.now());
@@ -751,7 +765,7 @@ export class Cluster {
     for (const suspicion of this.#suspicions.values()) suspicion.stop();
     this.#resolveReady();
     const self = this.#self;
-    if (!self) return;
+    if (!self || this.#settings.shared === true) return;
     // A peer with an exchange still in flight adds this instance when it arrives, before this
     // instance reads its answer: let the exchange settle, then tell that peer too.
     const targets = new Set([...this.#exchanges.keys()].map((key) => key.slice(key.indexOf(' ') + 1)));

@@ -9,8 +9,11 @@ export interface RequireSignatureOptions {
   allow?: (address: string | undefined) => boolean;
   /** The most body bytes to read; larger bodies get 413. Default 1 MiB. */
   limit?: number;
-  /** The audiences accepted: this instance's id, so calls signed for another are refused. Default: `['']`. */
-  audiences?: readonly string[];
+  /**
+   * The audiences accepted, asked per request: this instance's id, so calls signed for another
+   * are refused (the id is settled only once the app listens). Default: `['']`.
+   */
+  audiences?: () => readonly string[];
 }
 
 /** body-parser's mark that the body has been read (Express 4's parsers then skip the request). */
@@ -57,7 +60,7 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
       refuse(response, 403, 'forbidden', 'address not allowed');
       return;
     }
-    const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers, undefined, options.audiences);
+    const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers, undefined, options.audiences?.());
     if (!result.ok) {
       refuse(response, 401, 'unauthorized', result.reason);
       return;

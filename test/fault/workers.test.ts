@@ -1,0 +1,122 @@
+/**
+ * Several workers on one port (docs/ARCHITECTURE.md, "Several workers on one port"): a
+ * node:cluster primary, as PM2's cluster mode runs an app, forks two workers that share one port,
+ * each running express-micro with HMAC and requireSignature(). A caller under load must see one
+ * instance with one id at that URL the whole time, and lose no call while one worker is killed
+ * (SIGKILL, then re-forked by the primary) and another is stopped gracefully (SIGTERM: close()).
+ * Before workers shared an id, the caller's row flipped between the workers' ids every few
+ * seconds and about a third of the signed calls got 401.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { InstanceInfo } from '../../src/index.ts';
+import { SECRET, waitFor } from '../helpers.ts';
+import { startApp, stopApps } from './helpers.ts';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/workers.mjs', import.meta.url));
+const IN_FLIGHT = 8;
+let primary: ChildProcess | undefined;
+
+afterAll(async () => {
+  await stopApps();
+  if (primary && primary.exitCode === null) {
+    const exited = new Promise((resolve) => primary?.once('exit', resolve));
+    primary.kill('SIGTERM');
+    await exited;
+  }
+});
+
+/** Starts the primary; `workers` lists every worker that has listened, in order, by pid. */
+function startWorkers(options: Record<string, unknown>): { workers: number[]; port: () => number } {
+  const child = spawn(process.execPath, [FIXTURE], {
+    env: { ...process.env, EXPRESS_DISCOVERY_KEY: '', FIXTURE_OPTIONS: JSON.stringify(options) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  primary = child;
+  const workers: number[] = [];
+  let port = 0;
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    let newline: number;
+    while ((newline = output.indexOf('\n')) >= 0) {
+      const match = /^WORKER (\d+) (\d+)$/.exec(output.slice(0, newline));
+      output = output.slice(newline + 1);
+      if (!match) continue;
+      workers.push(Number(match[1]));
+      port = Number(match[2]);
+    }
+  });
+  return { workers, port: () => port };
+}
+
+describe('node:cluster workers on one port', () => {
+  it('are one instance with one id, and lose no signed call while a worker is killed, re-forked, or stopped', async () => {
+    const group = startWorkers({ serviceName: 'user-service', host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, enableHmac: true });
+    await waitFor(() => group.workers.length >= 2, 'two workers listening', 15_000);
+    const url = `http://127.0.0.1:${group.port()}`;
+    const caller = await startApp('order-service', { options: { enableHmac: true, peers: [url] } });
+
+    // Every id the caller's table ever held at that URL, and every event that took one away.
+    const ids = new Set<string>();
+    const lost: string[] = [];
+    const note = (instance: InstanceInfo) => instance.url === url && ids.add(instance.id);
+    caller.micro.on('discovered', note);
+    caller.micro.on('up', note);
+    for (const event of ['down', 'removed'] as const) caller.micro.on(event, (instance) => instance.url === url && lost.push(`${event} ${instance.id}`));
+    const rows = () => caller.micro.peers().filter((peer) => peer.service === 'user-service');
+    await waitFor(() => rows().some((peer) => peer.url === url && peer.status === 'UP'), 'the caller sees user-service UP', 10_000);
+
+    const failures: string[] = [];
+    const answeredBy = new Map<number, number>();
+    const rowCounts = new Set<number>();
+    let calls = 0;
+    let running = true;
+    const bound = Date.now() + 60_000;
+    const worker = async (): Promise<void> => {
+      while (running && Date.now() < bound && calls < 100_000) {
+        calls++;
+        try {
+          const answer = (await caller.micro.services.userService.getUser({ id: calls })) as { pid: number };
+          answeredBy.set(answer.pid, (answeredBy.get(answer.pid) ?? 0) + 1);
+        } catch (error) {
+          failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+        }
+        rowCounts.add(rows().length);
+      }
+    };
+    const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    const answers = (pid: number) => answeredBy.get(pid) ?? 0;
+    try {
+      const [first, second] = group.workers as [number, number];
+      await waitFor(() => answers(first) >= 100 && answers(second) >= 100, 'both workers answer signed calls', 15_000);
+
+      // A crash: the primary re-forks. The caller's keep-alive connections now all lead to the
+      // survivor, so the new worker may get none yet.
+      process.kill(first, 'SIGKILL');
+      await waitFor(() => group.workers.length >= 3, 'the primary re-forks the killed worker', 15_000);
+      const reforked = group.workers[2] as number;
+      const before = calls;
+      await waitFor(() => calls >= before + 300, '300 more calls', 15_000);
+
+      // A graceful stop of the survivor (as pm2 reload does): its siblings still serve the
+      // address, so it does not tell the cluster that the instance left, and the new
+      // connections reach the re-forked worker, which accepts the same signatures.
+      process.kill(second, 'SIGTERM');
+      await waitFor(() => group.workers.length >= 4, 'the primary re-forks the stopped worker', 15_000);
+      const replaced = group.workers[3] as number;
+      await waitFor(() => answers(reforked) + answers(replaced) >= 300, 'the new workers answer signed calls', 15_000);
+    } finally {
+      running = false;
+      await load;
+    }
+
+    console.info(`workers: ${calls} calls, answered by ${JSON.stringify(Object.fromEntries(answeredBy))}, ${failures.length} failed; ids at ${url}: ${[...ids].join(', ')}`);
+    expect(failures.slice(0, 10)).toEqual([]);
+    expect([...ids]).toHaveLength(1);
+    expect(lost).toEqual([]);
+    expect([...rowCounts]).toEqual([1]);
+    expect(rows().map((peer) => [peer.id, peer.url, peer.status])).toEqual([[[...ids][0], url, 'UP']]);
+  }, 120_000);
+});
