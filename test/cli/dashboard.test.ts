@@ -78,6 +78,20 @@ describe.skipIf(reason !== undefined)('express-micro dashboard in a browser', ()
     for (const user of users) await page.waitForSelector(`td.status[data-instance="${user.url}"][data-status="UP"]`, { timeout: 10_000 });
     await page.waitForSelector(`td.status[data-instance="${orders.url}"][data-status="UP"]`, { timeout: 10_000 });
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
+    // An empty timeline says so on one line (its grid once broke "no changes yet" over three):
+    // measured on a second, empty timeline beside the live one, whose entries come and go.
+    const { height, lineHeight } = await page.evaluate(() => {
+      const live = document.getElementById('timeline') as HTMLElement;
+      const probe = document.createElement('ol');
+      probe.id = 'timeline';
+      probe.innerHTML = '<li class="empty">no changes yet</li>';
+      live.after(probe);
+      const item = probe.firstElementChild as HTMLElement;
+      const measured = { height: item.getBoundingClientRect().height, lineHeight: Number.parseFloat(getComputedStyle(item).lineHeight) || 20 };
+      probe.remove();
+      return measured;
+    });
+    expect(height).toBeLessThan(1.5 * lineHeight + 2 * 6);
   }, 30_000);
 
   it('shows a non-zero call rate for the service being called', async () => {

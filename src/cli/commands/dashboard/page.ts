@@ -63,6 +63,7 @@ td.number, th.number { text-align: right; }
 #timeline { list-style: none; margin: 0; padding: 0; max-height: 70vh; overflow-y: auto; }
 #timeline li { display: grid; grid-template-columns: 4.5rem 5rem minmax(0, 1fr); gap: .5rem; align-items: start; padding: .35rem 0; border-top: 1px solid var(--line); }
 #timeline time, .empty { color: var(--muted); }
+#timeline li.empty { display: block; }
 #timeline .where { overflow-wrap: anywhere; }
 #timeline .where b { font-weight: 500; }
 `;
