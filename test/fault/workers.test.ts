@@ -8,19 +8,30 @@
  * seconds and about a third of the signed calls got 401.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { InstanceInfo } from '../../src/index.ts';
 import { SECRET, waitFor } from '../helpers.ts';
 import { startApp, stopApps } from './helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/workers.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = (name: string) => join(ROOT, 'node_modules', '.bin', name);
 const IN_FLIGHT = 8;
+type Runtime = 'node' | 'bun' | 'deno';
+// Deno: a cluster primary forks (run) copies of itself that need what a member needs.
+const COMMANDS: Record<Runtime, [string, string[]]> = {
+  node: [process.execPath, [FIXTURE]],
+  bun: [BIN('bun'), [FIXTURE]],
+  deno: [BIN('deno'), ['run', '--allow-net=127.0.0.1', '--allow-env', `--allow-read=${ROOT}`, '--allow-run', FIXTURE]],
+};
 let primary: ChildProcess | undefined;
 
-afterAll(async () => {
+afterEach(async () => {
   await stopApps();
-  if (primary && primary.exitCode === null) {
+  if (primary && primary.exitCode === null && primary.signalCode === null) {
     const exited = new Promise((resolve) => primary?.once('exit', resolve));
     primary.kill('SIGTERM');
     await exited;
@@ -28,9 +39,16 @@ afterAll(async () => {
 });
 
 /** Starts the primary; `workers` lists every worker that has listened, in order, by pid. */
-function startWorkers(options: Record<string, unknown>): { workers: number[]; port: () => number } {
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, EXPRESS_DISCOVERY_KEY: '', FIXTURE_OPTIONS: JSON.stringify(options) },
+async function startWorkers(runtime: Runtime, options: Record<string, unknown>): Promise<{ workers: number[]; port: () => number }> {
+  const [command, args] = COMMANDS[runtime];
+  // Workers share a port they ask for by number (port 0 would give each its own on Bun): a free
+  // one, found by listening on 0 and letting it go.
+  const probe = createServer();
+  const free = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as AddressInfo).port)));
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, EXPRESS_DISCOVERY_KEY: '', FIXTURE_PORT: String(free), FIXTURE_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   primary = child;
@@ -51,9 +69,9 @@ function startWorkers(options: Record<string, unknown>): { workers: number[]; po
   return { workers, port: () => port };
 }
 
-describe('node:cluster workers on one port', () => {
+describe.each(['node', 'bun', 'deno'] as const)('node:cluster workers on one port, on %s', (runtime) => {
   it('are one instance with one id, and lose no signed call while a worker is killed, re-forked, or stopped', async () => {
-    const group = startWorkers({ serviceName: 'user-service', host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, enableHmac: true });
+    const group = await startWorkers(runtime, { serviceName: 'user-service', host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, enableHmac: true });
     await waitFor(() => group.workers.length >= 2, 'two workers listening', 15_000);
     const url = `http://127.0.0.1:${group.port()}`;
     const caller = await startApp('order-service', { options: { enableHmac: true, peers: [url] } });
@@ -112,7 +130,7 @@ describe('node:cluster workers on one port', () => {
       await load;
     }
 
-    console.info(`workers: ${calls} calls, answered by ${JSON.stringify(Object.fromEntries(answeredBy))}, ${failures.length} failed; ids at ${url}: ${[...ids].join(', ')}`);
+    console.info(`workers on ${runtime}: ${calls} calls, answered by ${JSON.stringify(Object.fromEntries(answeredBy))}, ${failures.length} failed; ids at ${url}: ${[...ids].join(', ')}`);
     expect(failures.slice(0, 10)).toEqual([]);
     expect([...ids]).toHaveLength(1);
     expect(lost).toEqual([]);
