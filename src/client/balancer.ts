@@ -18,6 +18,8 @@ export class Load {
   cost = 0;
   /** When `cost` was last updated (ms since the epoch). */
   stamp = 0;
+  /** When this caller last got an answer from it (ms since the epoch); 0 before the first. */
+  answeredAt = 0;
   /** Failures in a row (5xx, connection failures, timeouts), for outlier ejection. */
   failures = 0;
   /** How many times the instance has been ejected, which lengthens the next ejection. */

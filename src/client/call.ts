@@ -109,7 +109,7 @@ function pickUntried(context: CallContext, entry: ServiceEntry, tries: Tries): I
   return (
     entry.up.find((instance) => !tries.has(instance)) ??
     entry.instances.find((instance) => instance.status === 'UP' && !tries.has(instance)) ??
-    tries.best(entry, estimateOf(entry).mean())
+    tries.best()
   );
 }
 
@@ -266,7 +266,10 @@ async function run(
     const left = attempt === 0 ? allowed : deadline - started;
     if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
     // Only an idempotent attempt with somewhere else to go gets its own limit and can be re-issued.
-    const spare = route.idempotent && attempt < attempts - 1 && entry.up.length > 1;
+    // Somewhere else is any other UP instance, not only the rotation: when ejection has left the
+    // rotation one instance (the live one, slow under load, ejected; the silent one kept, since
+    // at most half go), an attempt to that one must still give up in time.
+    const spare = route.idempotent && attempt < attempts - 1 && entry.live > 1;
     const perAttempt = spare ? attemptLimit(context, entry) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
     const tracked = spare ? context.inFlight.add(instance) : undefined;
@@ -317,7 +320,9 @@ async function run(
     }
     const now = Date.now();
     estimateOf(entry).observe(now - started);
-    observe(loadOf(answered), now - started, now);
+    const load = loadOf(answered);
+    observe(load, now - started, now);
+    load.answeredAt = now;
     const status = response.status;
     if (status >= 500) outliers?.failure(entry, answered);
     else outliers?.success(answered);

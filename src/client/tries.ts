@@ -3,8 +3,8 @@
  * (docs/ARCHITECTURE.md, "A call"). Made on the first failure only: a call that succeeds at once
  * allocates nothing here.
  */
-import type { Instance, ServiceEntry } from '../discovery/index.ts';
-import { costOf } from './balancer.ts';
+import type { Instance } from '../discovery/index.ts';
+import { loadOf } from './balancer.ts';
 
 /**
  * How an attempt failed, best first. A per-attempt timeout is a guess (the instance may be alive
@@ -37,26 +37,24 @@ export class Tries {
 
   /**
    * When every instance has been tried: the UP one whose failure was the most likely to pass
-   * (slow before broken, never gone), in the rotation before out of it, then the cheaper by the
-   * balancer's cost. Undefined when every one refused or went DOWN: nothing is worth another try.
+   * (slow before broken, never gone), then the one this caller heard from last. A silent instance
+   * and a live one that was slow once both earn "slow"; only the live one keeps answering other
+   * calls (its rotation place or its cost say less: under load the live one can be the ejected
+   * one). Undefined when every one refused or went DOWN: nothing is worth another try.
    */
-  best(entry: ServiceEntry, neutral: number): Instance | undefined {
+  best(): Instance | undefined {
     let best: Instance | undefined;
     let bestVerdict: Verdict = Verdict.gone;
-    let bestInRotation = false;
+    let bestAnswer = -1;
     for (let index = 0; index < this.#instances.length; index++) {
       const instance = this.#instances[index] as Instance;
       const verdict = this.#worst(instance);
       if (verdict === Verdict.gone || instance.status !== 'UP') continue;
-      const inRotation = entry.up.includes(instance);
-      const better =
-        best === undefined ||
-        verdict < bestVerdict ||
-        (verdict === bestVerdict && (inRotation !== bestInRotation ? inRotation : costOf(instance, neutral) < costOf(best, neutral)));
-      if (better) {
+      const answeredAt = loadOf(instance).answeredAt;
+      if (best === undefined || verdict < bestVerdict || (verdict === bestVerdict && answeredAt > bestAnswer)) {
         best = instance;
         bestVerdict = verdict;
-        bestInRotation = inRotation;
+        bestAnswer = answeredAt;
       }
     }
     return best;
