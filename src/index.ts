@@ -83,6 +83,6 @@ export {
 } from './errors/index.ts';
 export type { ExpressApp, IncomingRequest, Middleware, NextFunction, OutgoingResponse } from './express.ts';
 export type { HistogramSample, MetricFamily, Metrics, MetricSample } from './metrics/index.ts';
-export type { ExpressMicroOptions, Logger } from './options.ts';
+export type { ExpressMicroOptions, Logger, Pem, TlsOptions } from './options.ts';
 export type { ExpressMicro } from './plugin.ts';
 export type { RouteDescriptor } from './routes/index.ts';

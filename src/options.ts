@@ -1,6 +1,6 @@
 import { OptionError } from './errors/index.ts';
 import type { InstanceInfo } from './discovery/index.ts';
-import { detectHost, readEnv } from './runtime/index.ts';
+import { detectHost, readEnv, readTlsMaterial, TlsMaterialError, type TlsMaterial } from './runtime/index.ts';
 
 /** The logger shape express-micro writes to: pino, console and most loggers fit it. */
 export interface Logger {
@@ -12,6 +12,25 @@ export interface Logger {
   warn(message: string): void;
   /** Something went wrong that needs attention. */
   error(message: string): void;
+}
+
+/** PEM text, as a string or as its bytes (what `fs.readFileSync` returns). */
+export type Pem = string | Uint8Array;
+
+/**
+ * HTTPS between instances (option `tls`), as PEM text or Buffers. Peers are verified against
+ * `ca` (only: the system's CAs are not used); `cert` and `key`, when given, are presented to them
+ * (mutual TLS). Serve the app over HTTPS yourself, with the same material (README, "HTTPS").
+ */
+export interface TlsOptions {
+  /** The certificate authorities peers' certificates must chain to: one PEM (a bundle is fine) or several. */
+  ca: Pem | readonly Pem[];
+  /** This instance's certificate (PEM, the chain may follow), presented to peers it connects to. */
+  cert?: Pem;
+  /** The private key of `cert` (PEM). */
+  key?: Pem;
+  /** The passphrase of an encrypted `key`. */
+  passphrase?: string;
 }
 
 /** Every option `expressMicro(app, options)` takes, with its default. */
@@ -88,6 +107,12 @@ export interface ExpressMicroOptions {
    * Default: false.
    */
   hedge?: boolean;
+  /**
+   * HTTPS with every peer: this instance advertises `https://host:port`, verifies peers against
+   * `tls.ca`, presents `tls.cert` (mutual TLS), and never sends to a plain `http://` member.
+   * Default: none (plain HTTP).
+   */
+  tls?: TlsOptions;
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
   /** Called when an instance comes UP (same as `on('up', …)`). */
@@ -120,6 +145,8 @@ export interface ResolvedOptions {
   retryOn: number[];
   retryBudget: { ratio: number; minPerSecond: number } | false;
   hedge: boolean;
+  /** Checked TLS material, or undefined for plain HTTP. */
+  tls: TlsMaterial | undefined;
   logger: Logger;
   onServiceUp: ((instance: InstanceInfo) => void) | undefined;
   onServiceDown: ((instance: InstanceInfo) => void) | undefined;
@@ -127,7 +154,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
-  'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget',
+  'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget', 'tls',
   'hedge', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
@@ -225,6 +252,16 @@ export function normalizePeer(peer: unknown): string {
   return url.origin;
 }
 
+/** Checks the `tls` option (and a later `updateTls`); throws {@link OptionError} naming the field. */
+export function resolveTls(tls: unknown): TlsMaterial {
+  try {
+    return readTlsMaterial(tls);
+  } catch (error) {
+    if (error instanceof TlsMaterialError) throw new OptionError(error.field, error.message);
+    throw error;
+  }
+}
+
 /** Validates `options` and fills in defaults; throws {@link OptionError} naming the first bad option. */
 export function resolveOptions(options: ExpressMicroOptions | undefined): ResolvedOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
@@ -260,6 +297,9 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
   for (const name of ['onServiceUp', 'onServiceDown'] as const) {
     if (given[name] !== undefined && typeof given[name] !== 'function') throw new OptionError(name, 'must be a function');
   }
+  const tls = given.tls === undefined ? undefined : resolveTls(given.tls);
+  const plain = tls ? peers.find((peer) => !peer.startsWith('https:')) : undefined;
+  if (plain) throw new OptionError('peers', `holds "${plain}": with \`tls\` every peer must be an https:// URL (an instance that uses TLS never sends over plain HTTP)`);
   const logger = given.logger;
   if (logger !== undefined && logger !== false && (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')) {
     throw new OptionError('logger', 'must be a logger with info/warn/error methods, or false');
@@ -287,6 +327,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     retryOn: retryOn(given.retryOn),
     retryBudget: retryBudget(given.retryBudget),
     hedge: flag('hedge', given.hedge, false),
+    tls,
     logger: logger === false ? silent : (logger ?? consoleLogger),
     onServiceUp: given.onServiceUp,
     onServiceDown: given.onServiceDown,

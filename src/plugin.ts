@@ -3,7 +3,7 @@ import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, ty
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
 import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/index.ts';
-import { resolveOptions, type ExpressMicroOptions, type ResolvedOptions } from './options.ts';
+import { resolveOptions, resolveTls, type ExpressMicroOptions, type ResolvedOptions, type TlsOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
 import { after, createHttpClient, hostCandidates, sha256Hex, sharedListenerGroup, sourceAddressTowards } from './runtime/index.ts';
 import { bearerHeader, checkBearer, bodyMatches, clientAddress, compileAllowList, createVerifier, requireSignature, resolveSecret, signRequest } from './security/index.ts';
@@ -37,6 +37,13 @@ export interface ExpressMicro {
    * (needs `enableHmac: true`). Put it before `express.json()`: it reads the raw body itself.
    */
   requireSignature(): Middleware;
+  /**
+   * Replaces the client side of `tls` (the CAs peers are verified against, and the certificate
+   * presented to them) without a restart: new connections use it, open ones finish and close.
+   * Swap the server's side with `server.setSecureContext()`. Throws {@link OptionError} for bad
+   * material, or when the instance was started without `tls`.
+   */
+  updateTls(tls: TlsOptions): void;
   /** Stops the health round, tells the peers this instance is leaving and closes connections. */
   close(): Promise<void>;
 }
@@ -97,7 +104,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // In HMAC mode the secret never crosses the network: requests carry signatures instead.
   const authorize: Authorize = sign ?? (() => ({ authorization: bearerHeader(secret) }));
 
-  const http = createHttpClient();
+  const http = createHttpClient(settings.tls);
   const metrics = new MetricsRegistry();
   // Workers sharing one port are one instance (docs/ARCHITECTURE.md, "Several workers on one port").
   const group = sharedListenerGroup();
@@ -150,7 +157,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       void choosingHost.then(() => start(port));
       return;
     }
-    const url = `http://${formatHost(host)}:${port}`;
+    const url = `${settings.tls ? 'https' : 'http'}://${formatHost(host)}:${port}`;
     // Every worker of the group derives the same id from what they share: a caller cannot tell
     // which one answered, so a probe, a signature's audience and the table all see one instance.
     cluster.start(url, group === undefined ? undefined : sha256Hex(`${group} ${settings.serviceName} ${url}`).slice(0, 16));
@@ -264,6 +271,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       if (!verifier) throw new OptionError('enableHmac', 'must be true to use requireSignature()');
       let audiences = [cluster.id];
       return requireSignature(verifier, { allow, audiences: () => (audiences[0] === cluster.id ? audiences : (audiences = [cluster.id])) });
+    },
+    updateTls(tls) {
+      if (!settings.tls) throw new OptionError('tls', 'can be updated only on an instance started with `tls` (its URL is http://)');
+      http.updateTls(resolveTls(tls));
     },
     close() {
       outliers?.close();

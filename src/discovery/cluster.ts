@@ -1,6 +1,6 @@
 import type { Logger } from '../options.ts';
 import type { RouteDescriptor } from '../routes/index.ts';
-import { monotonicNow, randomHex, resolveAddresses, sha256Hex, type Timer } from '../runtime/index.ts';
+import { monotonicNow, randomHex, resolveAddresses, sha256Hex, TransportError, type Timer } from '../runtime/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Emitter } from './emitter.ts';
@@ -234,7 +234,7 @@ export class Cluster {
 
   /** Fetches the descriptor (routes) of the instance at `url`, introducing this one in turn. */
   #describe(url: string): void {
-    if (this.#closed || url === this.#self?.url || this.#exchanges.has(`describe ${url}`) || this.#describeQueue.has(url)) return;
+    if (this.#closed || url === this.#self?.url || this.#refusesPlain(url) || this.#exchanges.has(`describe ${url}`) || this.#describeQueue.has(url)) return;
     this.#describeQueue.add(url);
     this.#pumpDescribes();
   }
@@ -276,6 +276,13 @@ export class Cluster {
     const status = error instanceof PeerAnswerError ? error.status : 0;
     if (status === 400 && detail.includes('unsupported protocol')) {
       this.#warnOnce(`protocol ${url}`, `${message}; it speaks another protocol version, and every instance of a cluster must speak protocol ${PROTOCOL_VERSION}`);
+    } else if (error instanceof TransportError && error.handshake) {
+      // A certificate that does not verify is configuration, not a network hiccup: said once per peer.
+      this.#warnOnce(`tls ${url}`, `${message}; that peer is left out (is its certificate issued by a CA in tls.ca, and this instance's by one it trusts?)`);
+    } else if (kind === 'register' && url.startsWith('https:') && error instanceof TransportError && error.kind === 'reset') {
+      // Under TLS 1.3 a server that refuses the client's certificate closes the connection after
+      // the handshake: the client sees only a reset. Say what it most likely means, once.
+      this.#warnOnce(`tls ${url}`, `${message}; over TLS this is how a peer refuses this instance's certificate (is tls.cert issued by a CA it trusts?)`);
     } else if ((status === 401 || status === 403) && !this.#refusedBy.has(url)) {
       // A refusal is a configuration error (another secret, enableHmac on one side only, an
       // allow-list): said once per peer until it accepts. A peer not up yet is retried quietly.
@@ -284,8 +291,9 @@ export class Cluster {
     } else this.#settings.logger.debug?.(message);
   }
 
+  /** Warns `message` the first time `key` comes up, and logs it at debug after that. */
   #warnOnce(key: string, message: string): void {
-    if (this.#warned.has(key)) return;
+    if (this.#warned.has(key)) return this.#settings.logger.debug?.(message);
     this.#warned.add(key);
     this.#settings.logger.warn(message);
   }
@@ -299,11 +307,17 @@ export class Cluster {
    * An instance's own descriptor, heard from it directly (it registered or described itself, or
    * answered): added when new, its routes updated, brought back when its incarnation is newer.
    */
-  #admit(descriptor: Descriptor): void {
+  #admit(descriptor: Descriptor, inbound = false): void {
     const self = this.#requireSelf();
-    if (descriptor.id === self.id || descriptor.url === self.url || this.#departed.has(descriptor.id)) return;
+    if (descriptor.id === self.id || descriptor.url === self.url || this.#departed.has(descriptor.id) || this.#refusesPlain(descriptor.url)) return;
     const now = this.#clock.now();
     const known = this.table.get(descriptor.id);
+    if (!known && inbound && self.url.startsWith('https:')) {
+      // Under TLS a member that introduced itself counts only once this instance has reached it:
+      // one whose certificate does not verify here must never come UP.
+      this.#admitOnceReached(descriptor);
+      return;
+    }
     if (!known) {
       const added = this.table.upsert(descriptor, false, now);
       this.#broadcasts.add(state(added));
@@ -316,16 +330,38 @@ export class Cluster {
     if (newer) this.#refuted(known);
   }
 
+  /** Pings a member that introduced itself, and admits it when it answers as itself. */
+  #admitOnceReached(descriptor: Descriptor): void {
+    const key = `reach ${descriptor.url}`;
+    if (this.#closed || this.#exchanges.has(key)) return;
+    const reached = this.#ping(undefined, descriptor.id, descriptor.url, this.#exchangeTimeout())
+      .then((result) => {
+        if (result === 'ack' && !this.#closed) this.#admit(descriptor);
+      })
+      .finally(() => this.#exchanges.delete(key));
+    this.#exchanges.set(key, reached);
+  }
+
+  /**
+   * An instance that uses TLS never sends over plain HTTP: a member at an http:// URL is left out,
+   * and that is said once per URL (docs/ARCHITECTURE.md, "TLS").
+   */
+  #refusesPlain(url: string): boolean {
+    if (!this.#self?.url.startsWith('https:') || url.startsWith('https:')) return false;
+    this.#warnOnce(`plain ${url}`, `express-micro: left out the member at ${url}: this instance uses TLS and never sends over plain http`);
+    return true;
+  }
+
   /** Handles `POST /_discovery/register`: merge the sender and its view; answer with ours. */
   onRegister(message: RegisterMessage): RegisterMessage {
-    this.#admit(message.self);
+    this.#admit(message.self, true);
     for (const member of message.members) this.#merge(member);
     return { self: this.descriptor(), members: this.#members() };
   }
 
   /** Handles `POST /_discovery/describe`: the sender introduces itself; answer with this instance. */
   onDescribe(message: DescribeMessage): DescribeMessage {
-    this.#admit(message.self);
+    this.#admit(message.self, true);
     return { self: this.descriptor() };
   }
 
@@ -473,7 +509,7 @@ export class Cluster {
       answer = parsePingAnswer(await this.#client.post(url, '/_discovery/ping', message, timeout));
       roundTrip = monotonicNow() - sent;
     } catch (error) {
-      if (error instanceof PeerAnswerError && (error.status === 401 || error.status === 403)) this.#failed('ping', url, error);
+      if ((error instanceof PeerAnswerError && (error.status === 401 || error.status === 403)) || (error instanceof TransportError && error.handshake)) this.#failed('ping', url, error);
       return 'fail';
     }
     if (this.#closed) return 'gone';

@@ -11,5 +11,6 @@ export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './hos
 export { after, delay, every, monotonicNow, type Timer } from './timers/index.ts';
 export { resolveAddresses } from './dns/index.ts';
 export { sharedListenerGroup } from './workers/index.ts';
+export { readTlsMaterial, TlsMaterialError, type TlsMaterial } from './tls/index.ts';
 export { createRequestContext, type RequestContext } from './context/index.ts';
 export { injectActiveSpan, openTelemetry, withRemoteParent, type OpenTelemetryApi, type RemoteParent } from './telemetry/index.ts';

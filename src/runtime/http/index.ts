@@ -1,15 +1,31 @@
 import { createFetchClient } from './fetch.ts';
-import type { HttpClient } from './types.ts';
+import type { TlsMaterial } from '../tls/index.ts';
+import { TransportError, type HttpClient } from './types.ts';
 import { createUndiciClient } from './undici.ts';
 
-export { TransportError } from './types.ts';
+export { TransportError };
 export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './types.ts';
 
 /** The name of the runtime this process runs on. */
 export const runtimeName: 'bun' | 'deno' | 'node' =
   'Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node';
 
-/** undici's pooled Agent on Node; the global fetch on Bun (which stubs undici) and Deno. */
-export function createHttpClient(): HttpClient {
-  return runtimeName === 'node' ? createUndiciClient() : createFetchClient();
+/**
+ * undici's pooled Agent on Node; the global fetch on Bun (which stubs undici) and Deno. With
+ * `tls`, a request to a plain `http://` origin is refused before anything is sent: an instance
+ * that uses TLS never downgrades (docs/ARCHITECTURE.md, "TLS").
+ */
+export function createHttpClient(tls?: TlsMaterial): HttpClient {
+  const client = runtimeName === 'node' ? createUndiciClient(tls) : createFetchClient(tls);
+  if (!tls) return client;
+  return {
+    request(request) {
+      if (!request.origin.startsWith('https:')) {
+        return Promise.reject(new TransportError('connect', `refused to send to ${request.origin} over plain http: this instance uses TLS`));
+      }
+      return client.request(request);
+    },
+    updateTls: (next) => client.updateTls(next),
+    close: () => client.close(),
+  };
 }

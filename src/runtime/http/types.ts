@@ -1,3 +1,5 @@
+import type { TlsMaterial } from '../tls/index.ts';
+
 /** One outgoing HTTP request, as the runtime's HTTP client takes it. */
 export interface HttpRequest {
   /** `http://host:port`, no trailing slash. */
@@ -27,18 +29,28 @@ export interface HttpResponse {
  */
 export type TransportFailure = 'connect' | 'reset' | 'timeout' | 'abort';
 
-/** Thrown by an {@link HttpClient} when a request got no response. */
+/**
+ * Thrown by an {@link HttpClient} when a request got no response. `handshake` is true for a
+ * `connect` failure in TLS (the peer's certificate did not verify, or it refused ours).
+ */
 export class TransportError extends Error {
   override readonly name: string = 'TransportError';
   readonly kind: TransportFailure;
-  constructor(kind: TransportFailure, message: string, options?: { cause?: unknown }) {
+  readonly handshake: boolean;
+  constructor(kind: TransportFailure, message: string, options?: { cause?: unknown; handshake?: boolean }) {
     super(message, options);
     this.kind = kind;
+    this.handshake = options?.handshake ?? false;
   }
 }
 
 /** Keep-alive HTTP client: one per plugin instance, closed by `close()`. */
 export interface HttpClient {
   request(request: HttpRequest): Promise<HttpResponse>;
+  /**
+   * Replaces the TLS material of a client made with it: new connections use the new one, and
+   * connections already open finish what they carry, then close.
+   */
+  updateTls(tls: TlsMaterial): void;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { Agent } from 'undici';
+import { isHandshakeFailure, type TlsMaterial } from '../tls/index.ts';
 import { TransportError, type HttpClient, type HttpRequest, type HttpResponse } from './types.ts';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -21,19 +22,33 @@ function classify(error: unknown, request: HttpRequest, timedOut: boolean): Tran
   if (timedOut || TIMEOUT_CODES.has(code)) return new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error });
   if ((error as { name?: string } | null)?.name === 'AbortError') return new TransportError('abort', 'request aborted', { cause: error });
   if (CONNECT_CODES.has(code)) return new TransportError('connect', `cannot connect (${code})`, { cause: error });
+  if (isHandshakeFailure(`${code} ${(error as Error)?.message ?? ''}`)) {
+    return new TransportError('connect', `the TLS handshake failed (${[code, (error as Error)?.message].filter(Boolean).join(': ')})`, { cause: error, handshake: true });
+  }
   return new TransportError('reset', `connection failed (${code || (error as Error)?.message || 'unknown'})`, { cause: error });
 }
 
 /**
  * Node: undici's Agent keeps one keep-alive pool per origin. undici is loaded on first use so that
- * Bun and Deno, which take the fetch client, never load it (Bun replaces it with a stub).
+ * Bun and Deno, which take the fetch client, never load it (Bun replaces it with a stub). With
+ * `tls`, peers are verified against its CAs only, and its certificate is presented (mutual TLS).
  */
-export function createUndiciClient(): HttpClient {
+export function createUndiciClient(tls?: TlsMaterial): HttpClient {
   let agent: Agent | undefined;
   let loading: Promise<Agent> | undefined;
+  let material = tls;
+  const create = (Agent: typeof import('undici').Agent): Agent =>
+    new Agent({
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connections: 64,
+      connect: material ? { timeout: 5_000, ca: [...material.ca], cert: material.cert, key: material.key } : { timeout: 5_000 },
+    });
+  let AgentClass: typeof import('undici').Agent | undefined;
   const load = (): Promise<Agent> =>
     (loading ??= import('undici').then(({ Agent }) => {
-      agent = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 64, connect: { timeout: 5_000 } });
+      AgentClass = Agent;
+      agent = create(Agent);
       return agent;
     }));
 
@@ -115,6 +130,16 @@ export function createUndiciClient(): HttpClient {
   return {
     request(request) {
       return agent ? send(agent, request) : load().then((client) => send(client, request));
+    },
+    updateTls(next) {
+      material = next;
+      const previous = agent;
+      // Not loaded yet: the first request's Agent takes the new material.
+      if (!previous || !AgentClass) return;
+      // New requests take a new Agent; the old one finishes what it carries, then closes.
+      agent = create(AgentClass);
+      loading = Promise.resolve(agent);
+      void previous.close().catch(() => previous.destroy());
     },
     async close() {
       const current = agent;
