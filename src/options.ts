@@ -48,8 +48,13 @@ export interface ExpressMicroOptions {
   ipWhitelist?: string[];
   /** Sign every request this plugin sends with HMAC and refuse unsigned discovery requests. Default: false. */
   enableHmac?: boolean;
-  /** The shared secret. Default: env `EXPRESS_DISCOVERY_KEY`, else this, else a 0600 file in the temp dir. */
-  secret?: string;
+  /**
+   * The shared secret (at least 16 characters), or a list of them during a rotation: the first
+   * is the one sent (the Bearer token, the HMAC key), every one is accepted. Default: env
+   * `EXPRESS_DISCOVERY_KEY` (plus `EXPRESS_DISCOVERY_KEY_PREVIOUS`, accepted, never sent), else
+   * this, else a 0600 file in the temp dir.
+   */
+  secret?: string | string[];
   /** Milliseconds a `services` call may take. Default: 10000. */
   timeout?: number;
   /** How many more instances an idempotent call tries after a connection failure. Default: 2. */
@@ -111,7 +116,7 @@ export interface ResolvedOptions {
   suspicionMultiplier: number;
   ipWhitelist: string[];
   enableHmac: boolean;
-  secret: string | undefined;
+  secret: string | string[] | undefined;
   timeout: number;
   retries: number;
   attemptTimeout: number | 'auto' | false;
@@ -256,7 +261,10 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     throw new OptionError('ipWhitelist', 'must be an array of IP addresses or CIDR ranges');
   }
   if (given.enableHmac !== undefined && typeof given.enableHmac !== 'boolean') throw new OptionError('enableHmac', 'must be true or false');
-  if (given.secret !== undefined && typeof given.secret !== 'string') throw new OptionError('secret', 'must be a string');
+  // Lengths, duplicates and the environment are checked where the secret is resolved (security/secret.ts).
+  if (given.secret !== undefined && typeof given.secret !== 'string' && !Array.isArray(given.secret)) {
+    throw new OptionError('secret', 'must be a string or an array of strings');
+  }
   for (const name of ['onServiceUp', 'onServiceDown'] as const) {
     if (given[name] !== undefined && typeof given[name] !== 'function') throw new OptionError(name, 'must be a function');
   }
