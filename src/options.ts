@@ -93,6 +93,13 @@ export interface ExpressMicroOptions {
    * Default: false.
    */
   hedge?: boolean;
+  /**
+   * Stop gracefully on SIGTERM and SIGINT: leave the cluster (`close()`), finish the requests in
+   * flight, close the server `app.listen()` returned, and exit the process (code 0; 1 if
+   * `timeout` ms passed first; a second signal exits at once). `true` is `{ timeout: 10000 }`.
+   * Default: false (the signals are left to the app).
+   */
+  drain?: boolean | { timeout?: number };
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
   /** Called when an instance comes UP (same as `on('up', …)`). */
@@ -125,6 +132,7 @@ export interface ResolvedOptions {
   retryOn: number[];
   retryBudget: { ratio: number; minPerSecond: number } | false;
   hedge: boolean;
+  drain: { timeout: number } | false;
   logger: Logger;
   onServiceUp: ((instance: InstanceInfo) => void) | undefined;
   onServiceDown: ((instance: InstanceInfo) => void) | undefined;
@@ -133,7 +141,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
   'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget',
-  'hedge', 'logger', 'onServiceUp', 'onServiceDown',
+  'hedge', 'drain', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -197,6 +205,12 @@ function retryBudget(value: unknown): ResolvedOptions['retryBudget'] {
   const ratio = given.ratio ?? 0.2;
   if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0) throw new OptionError('retryBudget.ratio', `must be a number ≥ 0, got ${JSON.stringify(ratio)}`);
   return { ratio, minPerSecond: positiveInteger('retryBudget.minPerSecond', given.minPerSecond, 10, 0) };
+}
+
+function drain(value: unknown): ResolvedOptions['drain'] {
+  if (value === undefined || value === false) return false;
+  const given = value === true ? {} : plainObject('drain', value, ['timeout']);
+  return { timeout: positiveInteger('drain.timeout', given.timeout, 10_000) };
 }
 
 function retryOn(value: unknown): number[] {
@@ -295,6 +309,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     retryOn: retryOn(given.retryOn),
     retryBudget: retryBudget(given.retryBudget),
     hedge: flag('hedge', given.hedge, false),
+    drain: drain(given.drain),
     logger: logger === false ? silent : (logger ?? consoleLogger),
     onServiceUp: given.onServiceUp,
     onServiceDown: given.onServiceDown,

@@ -1,5 +1,6 @@
 import { createServices, InFlight, OutlierDetector, ServedRequests, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
+import { Drain } from './drain/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
 import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/index.ts';
@@ -158,6 +159,9 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // under them: the calls their handlers make inherit what is left, and the trace.
   const served = new ServedRequests();
   mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => served.within(request, next));
+  // Outside discovery's wrapper, so that pings and leaves in flight are counted too.
+  const drain = settings.drain === false ? undefined : new Drain({ timeout: settings.drain.timeout, name: settings.serviceName, logger: settings.logger, leave: () => handle.close() });
+  drain?.wrap(app);
 
   let closing: Promise<void> | undefined;
   let host = settings.host;
@@ -189,6 +193,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       after(0, () => server.listening && learnPort(server));
     }
     server.once('close', () => void handle.close());
+    drain?.serve(server);
   };
   const listen = app.listen;
   if (typeof listen === 'function') {
@@ -287,6 +292,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       return requireSignature(verifier, { allow, audiences: () => (audiences[0] === cluster.id ? audiences : (audiences = [cluster.id])) });
     },
     close() {
+      drain?.dispose();
       outliers?.close();
       closing ??= cluster
         .close()

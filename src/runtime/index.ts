@@ -13,3 +13,4 @@ export { resolveAddresses } from './dns/index.ts';
 export { sharedListenerGroup } from './workers/index.ts';
 export { createRequestContext, type RequestContext } from './context/index.ts';
 export { injectActiveSpan, openTelemetry, withRemoteParent, type OpenTelemetryApi, type RemoteParent } from './telemetry/index.ts';
+export { exitProcess, onShutdownSignal, signalExitCode, type ShutdownSignal } from './signals/index.ts';
