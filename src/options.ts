@@ -209,6 +209,9 @@ function retryBudget(value: unknown): ResolvedOptions['retryBudget'] {
 
 function drain(value: unknown): ResolvedOptions['drain'] {
   if (value === undefined || value === false) return false;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new OptionError('drain', `must be true, false or { timeout }, got ${JSON.stringify(value)}`);
+  }
   const given = value === true ? {} : plainObject('drain', value, ['timeout']);
   return { timeout: positiveInteger('drain.timeout', given.timeout, 10_000) };
 }
