@@ -67,8 +67,13 @@ export interface ExpressMicroOptions {
   ipWhitelist?: string[];
   /** Sign every request this plugin sends with HMAC and refuse unsigned discovery requests. Default: false. */
   enableHmac?: boolean;
-  /** The shared secret. Default: env `EXPRESS_DISCOVERY_KEY`, else this, else a 0600 file in the temp dir. */
-  secret?: string;
+  /**
+   * The shared secret (at least 16 characters), or a list of them during a rotation: the first
+   * is the one sent (the Bearer token, the HMAC key), every one is accepted. Default: env
+   * `EXPRESS_DISCOVERY_KEY` (plus `EXPRESS_DISCOVERY_KEY_PREVIOUS`, accepted, never sent), else
+   * this, else a 0600 file in the temp dir.
+   */
+  secret?: string | string[];
   /** Milliseconds a `services` call may take. Default: 10000. */
   timeout?: number;
   /** How many more instances an idempotent call tries after a connection failure. Default: 2. */
@@ -113,6 +118,13 @@ export interface ExpressMicroOptions {
    * Default: none (plain HTTP).
    */
   tls?: TlsOptions;
+  /**
+   * Stop gracefully on SIGTERM and SIGINT: leave the cluster (`close()`), finish the requests in
+   * flight, close the server `app.listen()` returned, and exit the process (code 0; 1 if
+   * `timeout` ms passed first; a second signal exits at once). `true` is `{ timeout: 10000 }`.
+   * Default: false (the signals are left to the app).
+   */
+  drain?: boolean | { timeout?: number };
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
   /** Called when an instance comes UP (same as `on('up', …)`). */
@@ -136,7 +148,7 @@ export interface ResolvedOptions {
   suspicionMultiplier: number;
   ipWhitelist: string[];
   enableHmac: boolean;
-  secret: string | undefined;
+  secret: string | string[] | undefined;
   timeout: number;
   retries: number;
   attemptTimeout: number | 'auto' | false;
@@ -147,6 +159,7 @@ export interface ResolvedOptions {
   hedge: boolean;
   /** Checked TLS material, or undefined for plain HTTP. */
   tls: TlsMaterial | undefined;
+  drain: { timeout: number } | false;
   logger: Logger;
   onServiceUp: ((instance: InstanceInfo) => void) | undefined;
   onServiceDown: ((instance: InstanceInfo) => void) | undefined;
@@ -155,7 +168,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
   'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget', 'tls',
-  'hedge', 'logger', 'onServiceUp', 'onServiceDown',
+  'hedge', 'drain', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -219,6 +232,15 @@ function retryBudget(value: unknown): ResolvedOptions['retryBudget'] {
   const ratio = given.ratio ?? 0.2;
   if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0) throw new OptionError('retryBudget.ratio', `must be a number ≥ 0, got ${JSON.stringify(ratio)}`);
   return { ratio, minPerSecond: positiveInteger('retryBudget.minPerSecond', given.minPerSecond, 10, 0) };
+}
+
+function drain(value: unknown): ResolvedOptions['drain'] {
+  if (value === undefined || value === false) return false;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new OptionError('drain', `must be true, false or { timeout }, got ${JSON.stringify(value)}`);
+  }
+  const given = value === true ? {} : plainObject('drain', value, ['timeout']);
+  return { timeout: positiveInteger('drain.timeout', given.timeout, 10_000) };
 }
 
 function retryOn(value: unknown): number[] {
@@ -293,7 +315,10 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     throw new OptionError('ipWhitelist', 'must be an array of IP addresses or CIDR ranges');
   }
   if (given.enableHmac !== undefined && typeof given.enableHmac !== 'boolean') throw new OptionError('enableHmac', 'must be true or false');
-  if (given.secret !== undefined && typeof given.secret !== 'string') throw new OptionError('secret', 'must be a string');
+  // Lengths, duplicates and the environment are checked where the secret is resolved (security/secret.ts).
+  if (given.secret !== undefined && typeof given.secret !== 'string' && !Array.isArray(given.secret)) {
+    throw new OptionError('secret', 'must be a string or an array of strings');
+  }
   for (const name of ['onServiceUp', 'onServiceDown'] as const) {
     if (given[name] !== undefined && typeof given[name] !== 'function') throw new OptionError(name, 'must be a function');
   }
@@ -328,6 +353,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     retryBudget: retryBudget(given.retryBudget),
     hedge: flag('hedge', given.hedge, false),
     tls,
+    drain: drain(given.drain),
     logger: logger === false ? silent : (logger ?? consoleLogger),
     onServiceUp: given.onServiceUp,
     onServiceDown: given.onServiceDown,

@@ -1,12 +1,13 @@
 import { createServices, InFlight, OutlierDetector, ServedRequests, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
+import { Drain } from './drain/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
 import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/index.ts';
 import { resolveOptions, resolveTls, type ExpressMicroOptions, type ResolvedOptions, type TlsOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
 import { after, createHttpClient, hostCandidates, sha256Hex, sharedListenerGroup, sourceAddressTowards } from './runtime/index.ts';
-import { bearerHeader, checkBearer, bodyMatches, clientAddress, compileAllowList, createVerifier, requireSignature, resolveSecret, signRequest } from './security/index.ts';
+import { bearerHeader, bearerSecretIndex, bodyMatches, clientAddress, compileAllowList, createVerifier, requireSignature, resolveSecrets, signRequest, type Verifier } from './security/index.ts';
 
 /** What `expressMicro()` returns. */
 export interface ExpressMicro {
@@ -74,6 +75,23 @@ function chooseHost(settings: ResolvedOptions, choose: (host: string) => void): 
   });
 }
 
+/**
+ * `verifier`, counting each request it accepts under a secret other than the first: discovery
+ * and `requireSignature()` share it, so the metric covers both.
+ */
+function countingPrevious(verifier: Verifier, metrics: MetricsRegistry): Verifier {
+  return {
+    verify(...args) {
+      const result = verifier.verify(...args);
+      if (result.ok && result.secret > 0) metrics.acceptedUnderPreviousSecret();
+      return result;
+    },
+    get size() {
+      return verifier.size;
+    },
+  };
+}
+
 /** How long `ready` waits for the app to listen before it rejects. */
 const NOT_LISTENING_AFTER = 5000;
 
@@ -94,9 +112,12 @@ function isApp(app: unknown): app is ExpressApp {
 export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): ExpressMicro {
   if (!isApp(app)) throw new OptionError('app', 'must be an Express application (the function express() returns)');
   const settings = resolveOptions(options);
-  const secret = resolveSecret(settings.secret);
+  // The first secret is sent; the others are accepted while a rotation is under way.
+  const secrets = resolveSecrets(settings.secret);
+  const secret = secrets[0] as string;
   const allow = compileAllowList(settings.ipWhitelist);
-  const verifier = settings.enableHmac ? createVerifier(secret) : undefined;
+  const metrics = new MetricsRegistry();
+  const verifier = settings.enableHmac ? countingPrevious(createVerifier(secrets), metrics) : undefined;
   // A call's signature names the instance it is for, so it cannot be replayed to another one.
   const sign = verifier
     ? (method: string, path: string, body: string | undefined, audience = '') => signRequest(secret, method, path, body, undefined, audience)
@@ -105,7 +126,6 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   const authorize: Authorize = sign ?? (() => ({ authorization: bearerHeader(secret) }));
 
   const http = createHttpClient(settings.tls);
-  const metrics = new MetricsRegistry();
   // Workers sharing one port are one instance (docs/ARCHITECTURE.md, "Several workers on one port").
   const group = sharedListenerGroup();
   const cluster = new Cluster(
@@ -136,7 +156,9 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       ? (request) => verifier.verify(request.method, request.originalUrl ?? request.url, request.headers)
       : (request) => {
           const header = request.headers.authorization;
-          return checkBearer(secret, typeof header === 'string' ? header : undefined) ? { ok: true } : { ok: false, reason: 'missing or wrong bearer token' };
+          const index = bearerSecretIndex(secrets, typeof header === 'string' ? header : undefined);
+          if (index > 0) metrics.acceptedUnderPreviousSecret();
+          return index === -1 ? { ok: false, reason: 'missing or wrong bearer token' } : { ok: true };
         },
     bodyMatches,
   };
@@ -144,6 +166,9 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // under them: the calls their handlers make inherit what is left, and the trace.
   const served = new ServedRequests();
   mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => served.within(request, next));
+  // Outside discovery's wrapper, so that pings and leaves in flight are counted too.
+  const drain = settings.drain === false ? undefined : new Drain({ timeout: settings.drain.timeout, name: settings.serviceName, logger: settings.logger, leave: () => handle.close() });
+  drain?.wrap(app);
 
   let closing: Promise<void> | undefined;
   let host = settings.host;
@@ -175,6 +200,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       after(0, () => server.listening && learnPort(server));
     }
     server.once('close', () => void handle.close());
+    drain?.serve(server);
   };
   const listen = app.listen;
   if (typeof listen === 'function') {
@@ -277,6 +303,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       http.updateTls(resolveTls(tls));
     },
     close() {
+      drain?.dispose();
       outliers?.close();
       closing ??= cluster
         .close()

@@ -80,10 +80,11 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/service.mjs', import.meta.url)
 
 /**
  * Starts a service in its own process from the built package (`npm run build` first), so that a
- * test can kill it for real. It serves `GET /users/:id` and `GET /whoami`.
+ * test can kill it for real. It serves `GET /users/:id` and `GET /whoami`; another `fixture`
+ * (a file in test/fixtures/, same READY protocol) serves what it says.
  */
-export async function spawnService(serviceName: string, options: Record<string, unknown> = {}, port = 0): Promise<ChildService> {
-  const child = spawn(process.execPath, [FIXTURE], {
+export async function spawnService(serviceName: string, options: Record<string, unknown> = {}, port = 0, fixture = 'service.mjs'): Promise<ChildService> {
+  const child = spawn(process.execPath, [fixture === 'service.mjs' ? FIXTURE : fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))], {
     env: { ...process.env, EXPRESS_DISCOVERY_KEY: '', FIXTURE_OPTIONS: JSON.stringify({ serviceName, host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, ...options }), FIXTURE_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

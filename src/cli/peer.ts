@@ -9,12 +9,15 @@ import { isFile } from '../runtime/files/index.ts';
 import { createHttpClient, defaultSecretPath, readEnv, TransportError, type HttpClient } from '../runtime/index.ts';
 import { bearerHeader } from '../security/bearer.ts';
 import { signRequest } from '../security/hmac.ts';
-import { resolveSecret, SECRET_ENV } from '../security/secret.ts';
+import { resolveSecrets, SECRET_ENV } from '../security/secret.ts';
 import { CliError } from './errors.ts';
 
 /** How to authenticate to the peers: the cluster's secret, and whether it signs (enableHmac). */
 export interface PeerAuth {
+  /** The secret sent first. */
   readonly secret: string;
+  /** Secrets being rotated out (`EXPRESS_DISCOVERY_KEY_PREVIOUS`): tried on a peer that refused `secret`. */
+  readonly previous?: readonly string[];
   readonly hmac: boolean;
 }
 
@@ -48,17 +51,19 @@ export function peerOrigin(value: string): string {
 }
 
 /**
- * The cluster's secret, found exactly as the library finds it: `EXPRESS_DISCOVERY_KEY`, else the
- * secret file (`--secret-file`, default the shared one in the temp folder). Unlike the library it
- * never creates the file: a command with no secret says so instead of collecting a 401.
+ * The cluster's secret, found exactly as the library finds it: `EXPRESS_DISCOVERY_KEY` (and
+ * `EXPRESS_DISCOVERY_KEY_PREVIOUS`, kept apart in `previous`), else the secret file
+ * (`--secret-file`, default the shared one in the temp folder). Unlike the library it never
+ * creates the file: a command with no secret says so instead of collecting a 401.
  */
-export function findSecret(secretFile: string | undefined): string {
+export function findSecrets(secretFile: string | undefined): { secret: string; previous: string[] } {
   const file = secretFile ?? defaultSecretPath();
   if ((readEnv(SECRET_ENV) ?? '') === '' && !isFile(file)) {
     throw new CliError(`no secret: EXPRESS_DISCOVERY_KEY is not set and there is no secret file at ${file} (services create it on their machine; for a cluster elsewhere, set EXPRESS_DISCOVERY_KEY)`);
   }
   try {
-    return resolveSecret(undefined, file);
+    const [secret, ...previous] = resolveSecrets(undefined, file);
+    return { secret: secret as string, previous };
   } catch (error) {
     // OptionError talks about an option of expressMicro(); here the secret is all there is to say.
     let message = error instanceof Error ? error.message : String(error);
@@ -68,6 +73,11 @@ export function findSecret(secretFile: string | undefined): string {
     }
     throw new CliError(message);
   }
+}
+
+/** The secret a command sends (see {@link findSecrets}). */
+export function findSecret(secretFile: string | undefined): string {
+  return findSecrets(secretFile).secret;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -100,15 +110,17 @@ function refusal(origin: string, path: string, status: number, body: string, aut
 export class PeerClient {
   readonly #auth: PeerAuth;
   readonly #http: HttpClient = createHttpClient();
+  /** During a rotation, the secret each peer last accepted, when it was not the first. */
+  readonly #accepted = new Map<string, string>();
 
   constructor(auth: PeerAuth) {
     this.#auth = auth;
   }
 
   /** The headers one request needs: a fresh signature each time with HMAC, else the Bearer secret. */
-  headers(method: string, path: string, body?: string): Record<string, string> {
+  headers(method: string, path: string, body?: string, secret: string = this.#auth.secret): Record<string, string> {
     const base = { accept: 'application/json' };
-    return this.#auth.hmac ? { ...base, ...signRequest(this.#auth.secret, method, path, body) } : { ...base, authorization: bearerHeader(this.#auth.secret) };
+    return this.#auth.hmac ? { ...base, ...signRequest(secret, method, path, body) } : { ...base, authorization: bearerHeader(secret) };
   }
 
   /**
@@ -126,14 +138,24 @@ export class PeerClient {
 
   /** `GET origin+path` with the given `accept`; the body as text, failures as {@link getJson}. */
   async getText(origin: string, path: string, accept: string, timeout: number = PEER_TIMEOUT_MS): Promise<string> {
+    // Mid-rotation a peer may not take the new secret yet: the previous ones are tried after a 401.
+    const first = this.#accepted.get(origin) ?? this.#auth.secret;
+    const secrets = [first, ...[this.#auth.secret, ...(this.#auth.previous ?? [])].filter((secret) => secret !== first)];
     let answer;
-    try {
-      answer = await this.#http.request({ origin, path, method: 'GET', headers: { ...this.headers('GET', path), accept }, timeout });
-    } catch (error) {
-      throw new PeerUnreachableError(origin, error instanceof TransportError ? error.message : String(error));
+    for (const secret of secrets) {
+      try {
+        answer = await this.#http.request({ origin, path, method: 'GET', headers: { ...this.headers('GET', path, undefined, secret), accept }, timeout });
+      } catch (error) {
+        throw new PeerUnreachableError(origin, error instanceof TransportError ? error.message : String(error));
+      }
+      if (answer.status === 200) {
+        if (secret === this.#auth.secret) this.#accepted.delete(origin);
+        else this.#accepted.set(origin, secret);
+        return answer.body;
+      }
+      if (answer.status !== 401) break;
     }
-    if (answer.status !== 200) throw refusal(origin, path, answer.status, answer.body, this.#auth);
-    return answer.body;
+    throw refusal(origin, path, answer?.status ?? 0, answer?.body ?? '', this.#auth);
   }
 
   /** Closes the pool's connections. */

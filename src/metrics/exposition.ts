@@ -4,7 +4,7 @@ import type { Metrics } from './types.ts';
  * The Prometheus text format (version 0.0.4), written here rather than with prom-client: that
  * library is built around Node (its default metrics read process and event-loop internals, it
  * keeps a global registry, and it brings dependencies of its own), while express-micro runs
- * unchanged on Node, Bun and Deno. What we write is six families of known shape, and the
+ * unchanged on Node, Bun and Deno. What we write is eight families of known shape, and the
  * format's rules for them fit in this file (test/behaviour/metrics.test.ts checks them with a
  * strict parser, test/support/prometheus.ts).
  */

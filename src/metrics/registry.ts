@@ -73,6 +73,10 @@ export class MetricsRegistry {
   readonly probes: Histogram = new Histogram();
   /** Membership events seen, indexed like {@link MEMBERSHIP_EVENTS}. */
   readonly membership: Float64Array = new Float64Array(MEMBERSHIP_EVENTS.length);
+  /** Requests accepted under a secret other than the first (one being rotated out). */
+  #previousSecret = 0;
+  /** When the last of them was accepted, ms since the epoch; 0 for never. */
+  #previousSecretAt = 0;
   readonly #calls = new Map<string, Map<string, CallSeries>>();
   readonly #retries = new Map<string, Float64Array>();
   #series = 0;
@@ -94,6 +98,12 @@ export class MetricsRegistry {
     calls.set(call, series);
     this.#series++;
     return series;
+  }
+
+  /** Counts one request whose Bearer token or signature matched a secret other than the first. */
+  acceptedUnderPreviousSecret(now: number = Date.now()): void {
+    this.#previousSecret++;
+    this.#previousSecretAt = now;
   }
 
   #retriesOf(service: string): Float64Array {
@@ -133,6 +143,17 @@ export class MetricsRegistry {
         type: 'counter',
         help: 'Membership events this member saw, by event.',
         samples: MEMBERSHIP_EVENTS.map((event, index) => ({ labels: { event }, value: this.membership[index] as number })),
+      },
+      // A rotation's last phase (dropping the old secret) is safe once these stop moving on every instance.
+      express_micro_previous_secret_accepted_total: {
+        type: 'counter',
+        help: 'Requests this member accepted under a secret other than the first (the one it sends), discovery and requireSignature() alike.',
+        samples: [{ labels: {}, value: this.#previousSecret }],
+      },
+      express_micro_previous_secret_last_accepted_timestamp_seconds: {
+        type: 'gauge',
+        help: 'When this member last accepted a request under a secret other than the first, in seconds since the epoch; 0 for never.',
+        samples: [{ labels: {}, value: this.#previousSecretAt / 1000 }],
       },
     };
   }

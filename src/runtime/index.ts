@@ -14,3 +14,4 @@ export { sharedListenerGroup } from './workers/index.ts';
 export { readTlsMaterial, TlsMaterialError, type TlsMaterial } from './tls/index.ts';
 export { createRequestContext, type RequestContext } from './context/index.ts';
 export { injectActiveSpan, openTelemetry, withRemoteParent, type OpenTelemetryApi, type RemoteParent } from './telemetry/index.ts';
+export { exitProcess, onShutdownSignal, signalExitCode, type ShutdownSignal } from './signals/index.ts';

@@ -71,8 +71,12 @@ export function bodyMatches(bodyHash: string, body: string): boolean {
   return constantTimeEqual(sha256Hex(body), bodyHash.toLowerCase());
 }
 
-/** What `verify` answers: the signed body hash, or a short reason (never the secret). */
-export type VerifyResult = { ok: true; bodyHash: string } | { ok: false; reason: string };
+/**
+ * What `verify` answers: the signed body hash and the index of the secret that signed it (0 the
+ * first, the one this instance sends; above 0 one being rotated out), or a short reason (never
+ * a secret).
+ */
+export type VerifyResult = { ok: true; bodyHash: string; secret: number } | { ok: false; reason: string };
 
 /** Options of `createVerifier`. */
 export interface VerifierOptions {
@@ -107,12 +111,15 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 }
 
 /**
- * A verifier for requests signed with `signRequest` under `secret`. It refuses missing or
+ * A verifier for requests signed with `signRequest` under `secrets` (one, or a list during a
+ * rotation: a signature under any of them is good). It refuses missing or
  * malformed headers, timestamps more than `windowMs` away, wrong signatures and nonces it has
  * seen. Only requests whose signature checks out enter the nonce cache, so forged requests
  * cannot fill it; when it is full even after dropping expired nonces, requests are refused.
  */
-export function createVerifier(secret: string, options: VerifierOptions = {}): Verifier {
+export function createVerifier(secrets: string | readonly string[], options: VerifierOptions = {}): Verifier {
+  const keys = typeof secrets === 'string' ? [secrets] : [...secrets];
+  if (keys.length === 0) throw new RangeError('createVerifier needs at least one secret');
   const windowMs = positiveInteger(options.windowMs, DEFAULT_WINDOW_MS, 'windowMs');
   const maxNonces = positiveInteger(options.maxNonces, DEFAULT_MAX_NONCES, 'maxNonces');
   /** nonce → the time after which its timestamp is outside the window. */
@@ -155,8 +162,14 @@ export function createVerifier(secret: string, options: VerifierOptions = {}): V
     if (signedAt < now - windowMs) return { ok: false, reason: 'stale timestamp' };
     if (signedAt > now + windowMs) return { ok: false, reason: 'timestamp in the future' };
 
-    const expected = hmacSha256Hex(secret, canonical(method, audience, pathWithQuery, timestamp, nonce, bodyHash));
-    if (!constantTimeEqual(signature.toLowerCase(), expected)) return { ok: false, reason: 'wrong signature' };
+    // Every secret is tried, with no early exit: the time taken does not say which one signed.
+    const text = canonical(method, audience, pathWithQuery, timestamp, nonce, bodyHash);
+    const given = signature.toLowerCase();
+    let matched = -1;
+    for (let index = 0; index < keys.length; index++) {
+      if (constantTimeEqual(given, hmacSha256Hex(keys[index] as string, text)) && matched === -1) matched = index;
+    }
+    if (matched === -1) return { ok: false, reason: 'wrong signature' };
 
     const key = nonce.toLowerCase();
     const seenUntil = nonces.get(key);
@@ -166,7 +179,7 @@ export function createVerifier(secret: string, options: VerifierOptions = {}): V
     const expiresAt = signedAt + windowMs;
     nonces.set(key, expiresAt);
     if (expiresAt < nextExpiry) nextExpiry = expiresAt;
-    return { ok: true, bodyHash: bodyHash.toLowerCase() };
+    return { ok: true, bodyHash: bodyHash.toLowerCase(), secret: matched };
   }
 
   return {

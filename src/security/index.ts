@@ -3,7 +3,7 @@
  * client address allow-list, and the middleware that accepts only signed calls.
  */
 export { clientAddress, compileAllowList, type AllowList } from './allow-list.ts';
-export { bearerHeader, checkBearer } from './bearer.ts';
+export { bearerHeader, bearerSecretIndex, checkBearer } from './bearer.ts';
 export {
   bodyMatches,
   createVerifier,
@@ -17,4 +17,4 @@ export {
 } from './hmac.ts';
 export { requireSignature, type RequireSignatureOptions } from './middleware.ts';
 export { bodyConsumed, DEFAULT_BODY_LIMIT, readRawBody, type RawBodyResult } from './raw-body.ts';
-export { MIN_SECRET_LENGTH, resolveSecret, SECRET_ENV } from './secret.ts';
+export { MAX_SECRETS, MIN_SECRET_LENGTH, PREVIOUS_SECRET_ENV, resolveSecret, resolveSecrets, SECRET_ENV } from './secret.ts';

@@ -50,6 +50,11 @@ describe('options', () => {
     ['retryBudget.ratio', { retryBudget: { ratio: -1 } }],
     ['retryBudget.minPerSecond', { retryBudget: { minPerSecond: 0.5 } }],
     ['hedge', { hedge: 'yes' }],
+    ['secret', { secret: [] }],
+    ['secret', { secret: [SECRET, SECRET] }],
+    ['drain', { drain: 'yes' }],
+    ['drain', { drain: { grace: 1000 } }],
+    ['drain.timeout', { drain: { timeout: 0 } }],
   ])('refuses a bad %s at once, naming it', (option, options) => {
     const error = attempt(options);
     expect(error).toBeInstanceOf(expressMicro.OptionError);

@@ -84,7 +84,7 @@ describe('HMAC signing', () => {
 
   it('sign → verify passes and returns the body hash', () => {
     const result = createVerifier(SECRET).verify('POST', '/api/x?y=1', signed(), NOW);
-    expect(result).toEqual({ ok: true, bodyHash: sha256Hex('{"a":1}') });
+    expect(result).toEqual({ ok: true, bodyHash: sha256Hex('{"a":1}'), secret: 0 });
   });
 
   it('passes at the very edges of the window and a lower-case method', () => {

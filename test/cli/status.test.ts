@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClusterView } from '../../src/cli/cluster-view.ts';
-import { SECRET, stopAll, waitFor } from '../helpers.ts';
+import { SECRET, startService, stopAll, waitFor } from '../helpers.ts';
 import { deadUrl, runCli, startCluster, startSilenceable, type TestCluster } from './support.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'express-micro-status-'));
@@ -181,5 +181,38 @@ describe('express-micro status, bad input', () => {
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/^Usage: express-micro status /);
     expect(help.out).toContain('Exit codes: 0 every instance is UP; 1 an instance is SUSPECT or DOWN');
+  });
+});
+
+describe('express-micro status, mid-rotation', () => {
+  const OLD = 'status-old-secret-0123456789';
+  const NEW = 'status-new-secret-9876543210';
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    // Both members are in the third phase: they send NEW and still accept OLD.
+    cluster = await startCluster({ secret: [NEW, OLD] });
+  }, 30_000);
+  afterAll(stopAll);
+
+  it('counts what the instances accepted under a previous secret, and falls back to EXPRESS_DISCOVERY_KEY_PREVIOUS on a peer that refuses the new one', async () => {
+    // A command still holding OLD is counted by every instance it reads.
+    vi.stubEnv('EXPRESS_DISCOVERY_KEY', OLD);
+    const counted = await runCli(['status', '--peer', cluster.users.url, '--json']);
+    expect(counted.code).toBe(0);
+    const use = (JSON.parse(counted.out) as { previousSecret: { accepted: number; instances: number; read: number; lastAcceptedAt: number } }).previousSecret;
+    expect(use.accepted).toBeGreaterThanOrEqual(2); // the services read and the metrics read
+    expect(use.instances).toBe(2);
+    expect(use.read).toBe(2);
+    expect(use.lastAcceptedAt).toBeGreaterThan(Date.now() - 60_000);
+    const table = await runCli(['status', '--peer', cluster.users.url]);
+    expect(table.out.trimEnd().split('\n').at(-1)).toMatch(/^previous secret: \d+ requests accepted by 2 of 2 instances, the last (now|\d+\.\d s ago)$/);
+
+    const oldOnly = await startService('old-only', undefined, { secret: OLD });
+    vi.stubEnv('EXPRESS_DISCOVERY_KEY', NEW);
+    expect((await runCli(['status', '--peer', oldOnly.url])).code).toBe(2); // refused: NEW is not its secret
+    vi.stubEnv('EXPRESS_DISCOVERY_KEY_PREVIOUS', OLD);
+    const fallback = await runCli(['status', '--peer', oldOnly.url]);
+    expect(fallback.err).toBe('');
+    expect(fallback.out).toContain(oldOnly.url);
   });
 });

@@ -12,7 +12,7 @@ import { parseCommandLine } from '../../args.ts';
 import { clusterViewOf, fetchServices, type InstanceRow } from '../../cluster-view.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
-import { findSecret, PeerClient } from '../../peer.ts';
+import { findSecrets, PeerClient } from '../../peer.ts';
 import { PEER_HELP, PEER_OPTION_SPECS, readMilliseconds, readPeerOptions } from '../../peer-options.ts';
 import { parseServicesView } from '../types/peers.ts';
 import { callArguments, parseJsonArguments } from './arguments.ts';
@@ -86,9 +86,10 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
   const timeoutOption = given.find((option) => option.name === 'timeout')?.value;
   const timeout = typeof timeoutOption === 'string' ? readMilliseconds('timeout', timeoutOption, 1) : DEFAULT_TIMEOUT_MS;
   const parsed = argumentText === undefined ? undefined : parseJsonArguments(argumentText);
-  const secret = findSecret(options.secretFile);
+  const secrets = findSecrets(options.secretFile);
+  const secret = secrets.secret;
 
-  const client = new PeerClient({ secret, hmac: options.hmac });
+  const client = new PeerClient({ ...secrets, hmac: options.hmac });
   const at = Date.now();
   let fetched;
   try {

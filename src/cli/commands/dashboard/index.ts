@@ -8,7 +8,7 @@ import { pause, untilAborted } from '../../abortable.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
 import { PEER_HELP } from '../../peer-options.ts';
-import { findSecret, PeerClient } from '../../peer.ts';
+import { findSecrets, PeerClient } from '../../peer.ts';
 import { Monitor } from './monitor.ts';
 import { DEFAULT_INTERVAL, DEFAULT_PORT, parseDashboardOptions, type DashboardOptions } from './options.ts';
 import { startDashboardServer, type DashboardServer } from './server.ts';
@@ -54,7 +54,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
     context.out(HELP);
     return EXIT.ok;
   }
-  const client = new PeerClient({ secret: findSecret(options.secretFile), hmac: options.hmac });
+  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac });
   const monitor = new Monitor(client, { peers: options.peers, interval: options.interval, windowMs: Math.max(MINIMUM_WINDOW_MS, 5 * options.interval) });
   let server: DashboardServer | undefined;
   try {

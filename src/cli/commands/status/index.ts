@@ -7,16 +7,20 @@ import { readClusterView, type ClusterView } from '../../cluster-view.ts';
 import { renderTable, useColour } from '../../cluster-table.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
-import { findSecret, PeerClient } from '../../peer.ts';
+import { findSecrets, PeerClient } from '../../peer.ts';
 import { PEER_HELP, PEER_OPTION_SPECS, readPeerOptions } from '../../peer-options.ts';
+import { readPreviousSecretUse, renderPreviousSecretUse, type PreviousSecretUse } from './previous-secret.ts';
 
 const HELP = `Usage: express-micro status [--peer URL]... [--json]
 
 Lists every service and instance of a running cluster: its status (UP, SUSPECT: UP but not
 answering its probes, DOWN), when it was last heard from, its last probe's round trip and how
 many routes it publishes. With several --peer, their views are merged (README, "Command line").
+During a secret rotation, a last line counts the requests the UP instances accepted under a
+previous secret, and says when the last one was (README, "Rotating the secret").
 
-  --json              print the view as JSON instead: { rows, reached, unreachable, at }.
+  --json              print the view as JSON instead: { rows, reached, unreachable, at,
+                      previousSecret: { accepted, instances, lastAcceptedAt, read } }.
 
 ${PEER_HELP}
 
@@ -44,20 +48,22 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
   }
   const options = readPeerOptions(given, context.cwd);
   const json = given.some((option) => option.name === 'json');
-  const client = new PeerClient({ secret: findSecret(options.secretFile), hmac: options.hmac });
+  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac });
   let view: ClusterView;
+  let previousSecret: PreviousSecretUse;
   try {
     view = await readClusterView(client, options.peers);
+    previousSecret = await readPreviousSecretUse(client, view);
   } finally {
     await client.close();
   }
-  if (json) context.out(`${JSON.stringify(view, null, 2)}\n`);
+  if (json) context.out(`${JSON.stringify({ ...view, previousSecret }, null, 2)}\n`);
   if (view.reached.length === 0) {
     const first = view.unreachable[0];
     const others = view.unreachable.length > 1 ? ` (and ${view.unreachable.length - 1} other peer${view.unreachable.length > 2 ? 's' : ''})` : '';
     throw new CliError(`${first?.reason ?? 'no peer to ask'}${others}`);
   }
-  if (!json) context.out(renderTable(view, useColour(context.isTerminal)));
+  if (!json) context.out(renderTable(view, useColour(context.isTerminal)) + renderPreviousSecretUse(previousSecret, Date.now()));
   for (const { reason } of view.unreachable) context.error(`express-micro status: warning: ${reason}\n`);
   return statusExitCode(view);
 }

@@ -7,7 +7,7 @@
 import { FileError, readTextFile, relativePath, writeTextFile } from '../../../runtime/files/index.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
-import { DEFAULT_PEER, findSecret, PEER_TIMEOUT_MS } from '../../peer.ts';
+import { DEFAULT_PEER, findSecrets, PEER_TIMEOUT_MS } from '../../peer.ts';
 import { firstDifference } from './check.ts';
 import { ServiceSet } from './model.ts';
 import { parseTypesOptions, type TypesOptions } from './options.ts';
@@ -54,8 +54,7 @@ Examples:
 async function collect(options: TypesOptions, context: CommandContext): Promise<ServiceSet> {
   const services = new ServiceSet();
   if (options.peers.length > 0) {
-    const secret = findSecret(options.secretFile);
-    for (const list of await readCluster(options.peers, { secret, hmac: options.hmac })) for (const service of list) services.merge(service);
+    for (const list of await readCluster(options.peers, { ...findSecrets(options.secretFile), hmac: options.hmac })) for (const service of list) services.merge(service);
   }
   if (options.apps.length > 0) {
     const read = await readSources(options.apps);

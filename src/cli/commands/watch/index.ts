@@ -10,7 +10,7 @@ import { diffViews, readClusterView, type ClusterView } from '../../cluster-view
 import { renderChange, renderTable, useColour } from '../../cluster-table.ts';
 import type { Command, CommandContext } from '../../command.ts';
 import { CliError, EXIT } from '../../errors.ts';
-import { findSecret, PeerClient } from '../../peer.ts';
+import { findSecrets, PeerClient } from '../../peer.ts';
 import { PEER_HELP, PEER_OPTION_SPECS, readMilliseconds, readPeerOptions } from '../../peer-options.ts';
 
 /** How often the peers are asked, by default. */
@@ -77,7 +77,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
   const terminal = context.isTerminal === true;
   const colour = useColour(context.isTerminal);
   const { signal } = context;
-  const client = new PeerClient({ secret: findSecret(options.secretFile), hmac: options.hmac });
+  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac });
   const log: string[] = [];
   let shown: ClusterView | undefined;
   let lastAnswer = Date.now();
