@@ -5,6 +5,7 @@ export { Emitter, type InstanceListener } from './emitter.ts';
 export { mountDiscovery } from './intercept.ts';
 export { answerMessage, discoveryHandler, servicesView, type AuthResult, type Guard, type ServicesView } from './router.ts';
 export { serviceKey } from './service-name.ts';
+export type { GossipProtocol, MembershipSource } from './source.ts';
 export { info, type Instance, type MembershipTable, type ServiceEntry } from './table.ts';
 export { DiscoveryTransport, type Authorize } from './transport.ts';
 export type { DiscoveryEvent, InstanceInfo, InstanceStatus } from './types.ts';
