@@ -6,6 +6,8 @@ export { mountDiscovery } from './intercept.ts';
 export { answerMessage, discoveryHandler, servicesView, type AuthResult, type Guard, type ServicesView } from './router.ts';
 export { serviceKey } from './service-name.ts';
 export type { GossipProtocol, MembershipSource } from './source.ts';
+export { EtcdMembership } from './etcd/membership.ts';
+export { resolveRegistry, type EtcdRegistryOptions, type EtcdTlsOptions, type RegistryOptions, type ResolvedEtcdRegistry, type ResolvedRegistry } from './etcd/options.ts';
 export { info, type Instance, type MembershipTable, type ServiceEntry } from './table.ts';
 export { DiscoveryTransport, type Authorize } from './transport.ts';
 export type { DiscoveryEvent, InstanceInfo, InstanceStatus } from './types.ts';
