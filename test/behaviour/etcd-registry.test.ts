@@ -65,6 +65,26 @@ function recorder(): { logger: Logger; lines: string[] } {
     expect(await etcdKeys(etcd.endpoints[0] as string, `${prefix}order-service/`)).toEqual([]);
   });
 
+  it('registers again when its lease is lost (revoked behind its back), and the others see it again', async () => {
+    prefix = `/em-test-${++count}/`;
+    const { logger, lines } = recorder();
+    const a = await start('user-service', { registry: { type: 'etcd', endpoints: etcd.endpoints, prefix, ttl: 3 }, logger });
+    const b = await start('order-service');
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 1, 'user-service seen');
+    const endpoint = etcd.endpoints[0] as string;
+    const key = `${prefix}user-service/${a.micro.peers().find((peer) => peer.self)?.id}`;
+    const range = await etcdCall(endpoint, '/v3/kv/range', { key: b64(key) });
+    const lease = (range.kvs as { lease: string }[])[0]?.lease;
+    expect(lease).toBeDefined();
+    const events: string[] = [];
+    b.micro.on('removed', () => events.push('removed'));
+    b.micro.on('discovered', () => events.push('discovered'));
+    await etcdCall(endpoint, '/v3/lease/revoke', { ID: lease });
+    await waitFor(() => events.join(',') === 'removed,discovered', 'dropped, then registered again', 5000);
+    expect(upInstances(b.micro, 'user-service')).toEqual([a.url]);
+    expect(lines.filter((line) => line.includes('lease') && line.includes('registering again'))).toHaveLength(1);
+  });
+
   it('ignores hostile and malformed records with one log line each, and takes a well-formed one', async () => {
     prefix = `/em-test-${++count}/`;
     const { logger, lines } = recorder();

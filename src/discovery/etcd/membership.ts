@@ -206,7 +206,7 @@ export class EtcdMembership implements MembershipSource {
         try {
           if (this.#lease === undefined) await this.#register();
           else if (!(await this.#keepAlive(this.#lease))) {
-            this.#settings.logger.warn(`express-micro: the etcd lease of ${this.#settings.name} expired (etcd was away longer than ttl ${this.#registry.ttl} s); registering again`);
+            this.#settings.logger.warn(`express-micro: the etcd lease of ${this.#settings.name} is gone (it expired while etcd could not be reached for ${this.#registry.ttl} s, or was revoked); registering again`);
             this.#lease = undefined;
             continue;
           }
