@@ -21,7 +21,7 @@ function recorder(): { logger: Logger; lines: string[] } {
   let count = 0;
   beforeAll(async () => {
     etcd = await EtcdCluster.start(1);
-  }, 30_000);
+  });
   afterAll(async () => {
     await etcd?.stop();
   });
