@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExpressMicroOptions, Logger } from '../../src/index.ts';
 import { discovery, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
+import { resolveOptions } from '../../src/options.ts';
 import { b64, etcdCall, etcdKeys, etcdMissing, EtcdCluster } from '../support/etcd.ts';
 
 const reason = etcdMissing();
@@ -133,4 +134,28 @@ function recorder(): { logger: Logger; lines: string[] } {
     expect(lines.filter((line) => line.includes('etcd answers again')).length).toBe(1);
     expect(upInstances(b.micro, 'user-service')).toEqual([a.url]);
   }, 40_000);
+});
+
+describe('registry option', () => {
+  const refused = (registry: unknown, extra: Record<string, unknown> = {}): string => {
+    try {
+      resolveOptions({ serviceName: 'x-service', logger: false, registry: registry as ExpressMicroOptions['registry'], ...extra });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return '';
+  };
+  it('refuses a bad etcd registry at once, naming the field, never echoing the password', () => {
+    expect(refused({ type: 'zookeeper' })).toContain('`registry.type`');
+    expect(refused({ type: 'etcd', endpoints: [] })).toContain('`registry.endpoints`');
+    expect(refused({ type: 'etcd', endpoints: ['ftp://x'] })).toContain('`registry.endpoints`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], prefix: 'no-slash' })).toContain('`registry.prefix`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], ttl: 1 })).toContain('`registry.ttl`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], password: 'hunter2' })).not.toContain('hunter2');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], tls: { ca: '-----BEGIN CERTIFICATE-----' } })).toContain('no endpoint is https');
+    expect(refused({ type: 'etcd', endpoints: ['https://127.0.0.1:2379'], tls: { ca: '/etc/ca.pem' } })).toContain('PEM');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'] }, { peers: ['http://127.0.0.1:3000'] })).toContain('`peers`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'] })).toBe('');
+    expect(refused(undefined)).toBe('');
+  });
 });
