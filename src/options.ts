@@ -1,5 +1,5 @@
 import { OptionError } from './errors/index.ts';
-import type { InstanceInfo } from './discovery/index.ts';
+import { resolveRegistry, type InstanceInfo, type RegistryOptions, type ResolvedRegistry } from './discovery/index.ts';
 import { detectHost, readEnv, readTlsMaterial, TlsMaterialError, type TlsMaterial } from './runtime/index.ts';
 
 /** The logger shape express-micro writes to: pino, console and most loggers fit it. */
@@ -46,6 +46,12 @@ export interface ExpressMicroOptions {
   host?: string;
   /** Seed peers to register with, as `http://host:port` URLs. Default: none. */
   peers?: string[];
+  /**
+   * Where instances find each other: `{ type: 'gossip' }` (SWIM between the instances, through
+   * `peers`), or `{ type: 'etcd', endpoints, prefix?, ttl?, username?, password?, tls? }` (each
+   * instance registers in etcd v3 under a lease and watches the others). Default: gossip.
+   */
+  registry?: RegistryOptions;
   /**
    * Milliseconds between two probe rounds: each round this instance probes one member (so each
    * member is probed about once per interval by someone, whatever the cluster's size). Default: 5000.
@@ -141,6 +147,7 @@ export interface ResolvedOptions {
   /** False when `host` was left to detection (then the plugin may pick another candidate). */
   hostGiven: boolean;
   peers: string[];
+  registry: ResolvedRegistry;
   pingInterval: number;
   pingTimeout: number;
   forgetAfter: number;
@@ -166,7 +173,7 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = new Set([
-  'serviceName', 'port', 'host', 'peers', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
+  'serviceName', 'port', 'host', 'peers', 'registry', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
   'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget', 'tls',
   'hedge', 'drain', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
@@ -305,6 +312,8 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
   }
   if (given.peers !== undefined && !Array.isArray(given.peers)) throw new OptionError('peers', 'must be an array of URLs');
   const peers = [...new Set((given.peers ?? []).map(normalizePeer))];
+  const registry = resolveRegistry(given.registry);
+  if (registry.type === 'etcd' && peers.length > 0) throw new OptionError('peers', 'is for gossip; with registry etcd, instances find each other in etcd');
 
   const pingInterval = positiveInteger('pingInterval', given.pingInterval, 5000, 10);
   const pingTimeout = positiveInteger('pingTimeout', given.pingTimeout, Math.max(5, Math.min(2000, Math.floor(pingInterval / 2))));
@@ -336,6 +345,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     host: given.host ?? detectHost(),
     hostGiven: given.host !== undefined,
     peers,
+    registry,
     pingInterval,
     pingTimeout,
     forgetAfter,

@@ -1,5 +1,5 @@
 import { createServices, InFlight, OutlierDetector, ServedRequests, type Services } from './client/index.ts';
-import { Cluster, discoveryHandler, mountDiscovery, DiscoveryTransport, info, type Authorize, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
+import { Cluster, discoveryHandler, EtcdMembership, mountDiscovery, DiscoveryTransport, info, type Authorize, type MembershipSource, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { Drain } from './drain/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
@@ -128,22 +128,27 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   const http = createHttpClient(settings.tls);
   // Workers sharing one port are one instance (docs/ARCHITECTURE.md, "Several workers on one port").
   const group = sharedListenerGroup();
-  const cluster = new Cluster(
-    {
-      name: settings.serviceName,
-      shared: group !== undefined,
-      peers: settings.peers,
-      pingInterval: settings.pingInterval,
-      pingTimeout: settings.pingTimeout,
-      forgetAfter: settings.forgetAfter,
-      indirectChecks: settings.indirectChecks,
-      suspicionMultiplier: settings.suspicionMultiplier,
-      logger: settings.logger,
-      onRoundTrip: (milliseconds) => metrics.probes.observe(milliseconds / 1000),
-    },
-    new DiscoveryTransport(http, authorize),
-    () => readRoutes(app),
-  );
+  const transport = new DiscoveryTransport(http, authorize);
+  // Two sources fill the one membership table (docs/ARCHITECTURE.md, "The membership seam").
+  const cluster: MembershipSource =
+    settings.registry.type === 'etcd'
+      ? new EtcdMembership({ name: settings.serviceName, registry: settings.registry, pingInterval: settings.pingInterval, pingTimeout: settings.pingTimeout, logger: settings.logger }, transport, () => readRoutes(app))
+      : new Cluster(
+        {
+          name: settings.serviceName,
+          shared: group !== undefined,
+          peers: settings.peers,
+          pingInterval: settings.pingInterval,
+          pingTimeout: settings.pingTimeout,
+          forgetAfter: settings.forgetAfter,
+          indirectChecks: settings.indirectChecks,
+          suspicionMultiplier: settings.suspicionMultiplier,
+          logger: settings.logger,
+          onRoundTrip: (milliseconds) => metrics.probes.observe(milliseconds / 1000),
+        },
+        transport,
+        () => readRoutes(app),
+      );
   MEMBERSHIP_EVENTS.forEach((event, index) => cluster.events.on(event, () => (metrics.membership[index] as number)++));
   if (settings.onServiceUp) cluster.events.on('up', settings.onServiceUp);
   if (settings.onServiceDown) cluster.events.on('down', settings.onServiceDown);

@@ -1,4 +1,4 @@
-import type { Cluster, Instance, ServiceEntry } from '../discovery/index.ts';
+import type { Instance, MembershipSource, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
 import { RetryReason, type CallSeries } from '../metrics/index.ts';
 import { after, delay, injectActiveSpan, monotonicNow, openTelemetry, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
@@ -17,7 +17,7 @@ import type { CallArguments, CallOptions } from './types.ts';
 
 /** What a call needs from the rest of the plugin. */
 export interface CallContext {
-  readonly cluster: Cluster;
+  readonly cluster: MembershipSource;
   readonly http: HttpClient;
   /** Signs a call when HMAC is on; undefined otherwise. */
   readonly sign: ((method: string, pathWithQuery: string, body: string | undefined, audience: string) => Record<string, string>) | undefined;

@@ -7,6 +7,7 @@ import { Emitter } from './emitter.ts';
 import { LocalHealth } from './local-health.ts';
 import { minimumSuspicion, Suspicion } from './suspicion.ts';
 import { MembershipTable, state, type Instance } from './table.ts';
+import type { GossipProtocol, MembershipSource } from './source.ts';
 import { PeerAnswerError } from './transport.ts';
 import {
   PROTOCOL_VERSION,
@@ -74,7 +75,7 @@ type ProbeResult = 'ack' | 'fail' | 'gone';
  * suspicion with refutation, gossip of every change, push-pull sync, leave. The flows are
  * described in docs/ARCHITECTURE.md, "Membership".
  */
-export class Cluster {
+export class Cluster implements MembershipSource, GossipProtocol {
   readonly events: Emitter;
   readonly table: MembershipTable;
   /** Settles when the first join round with the seed peers has finished. */
@@ -138,6 +139,11 @@ export class Cluster {
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+  }
+
+  /** The gossip endpoints are answered by this cluster itself. */
+  get gossip(): GossipProtocol {
+    return this;
   }
 
   /** This instance's id: random, or the one `start` was given. */

@@ -1,8 +1,8 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
 import { EXPOSITION_CONTENT_TYPE, writeExposition, type Metrics } from '../metrics/index.ts';
 import { bodyConsumed, readRawBody } from '../security/index.ts';
-import type { Cluster } from './cluster.ts';
 import { serviceKey } from './service-name.ts';
+import type { GossipProtocol, MembershipSource } from './source.ts';
 import type { Instance } from './table.ts';
 import { parseDescribe, parseGossip, parseLeave, parsePing, parsePingRequest, parseRegister } from './validate.ts';
 
@@ -71,7 +71,7 @@ function sendMetrics(request: IncomingRequest, response: OutgoingResponse, metri
  * with a size limit by this handler alone, so nothing is added to the app's other routes.
  * `metrics` gives what `GET /_discovery/metrics` answers (Prometheus text, or JSON when asked).
  */
-export function discoveryHandler(cluster: Cluster, guard: Guard, metrics: () => Metrics): Middleware {
+export function discoveryHandler(cluster: MembershipSource, guard: Guard, metrics: () => Metrics): Middleware {
   return (request, response, next) => {
     const path = request.url.split('?', 1)[0] ?? '';
     const endpoint = ENDPOINTS.get(`${request.method} ${path}`);
@@ -90,11 +90,15 @@ export function discoveryHandler(cluster: Cluster, guard: Guard, metrics: () => 
     if (endpoint === 'services') return send(response, 200, servicesView(cluster));
     if (endpoint === 'metrics') return sendMetrics(request, response, metrics());
     if (request.method === 'GET') return send(response, 200, cluster.onPing(undefined));
-    void handleWithBody(endpoint, cluster, guard, auth.bodyHash, request, response).catch(next);
+    const gossip = cluster.gossip;
+    // Membership from a registry: the ping is a health check (its body carries no news to read);
+    // the gossip endpoints are off.
+    if (!gossip) return endpoint === 'ping' ? send(response, 200, cluster.onPing(undefined)) : send(response, 404, { error: 'gossip is off: this instance finds its peers in a registry' });
+    void handleWithBody(endpoint, gossip, guard, auth.bodyHash, request, response).catch(next);
   };
 }
 
-async function handleWithBody(endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, cluster: Cluster, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
+async function handleWithBody(endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, cluster: GossipProtocol, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
   const hasBody = (request.headers['content-length'] ?? '0') !== '0' || request.headers['transfer-encoding'] !== undefined;
   if (hasBody && !isJson(request) && !bodyConsumed(request)) return send(response, 415, { error: 'expected application/json' });
   const body = await readBodyText(request);
@@ -119,7 +123,7 @@ async function handleWithBody(endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, clu
  * Validates one parsed discovery message and hands it to the cluster: the one place where wire
  * messages meet membership (the simulation in test/simulation calls it too).
  */
-export async function answerMessage(cluster: Cluster, endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, parsed: unknown): Promise<{ status: number; payload: unknown }> {
+export async function answerMessage(cluster: GossipProtocol, endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, parsed: unknown): Promise<{ status: number; payload: unknown }> {
   const refuse = (error: string) => {
     if (error.includes('unsupported protocol')) cluster.refusedProtocol(error);
     return { status: 400, payload: { error } };
@@ -202,7 +206,7 @@ export interface ServicesView {
 }
 
 /** Builds the `/_discovery/services` answer from the table. */
-export function servicesView(cluster: Cluster): ServicesView {
+export function servicesView(cluster: MembershipSource): ServicesView {
   const self = cluster.descriptor();
   // Keys are service names that passed validation (they start with a letter or digit), and the
   // object has no prototype, so a name can never reach Object.prototype.

@@ -1,7 +1,8 @@
 import { isHandshakeFailure, type TlsMaterial } from '../tls/index.ts';
 import { TransportError, type HttpClient, type HttpRequest, type HttpResponse } from './types.ts';
 
-function classify(error: unknown, request: HttpRequest, timeout: AbortSignal): TransportError {
+/** Turns what fetch threw into a {@link TransportError} of the right kind. */
+export function classify(error: unknown, request: HttpRequest, timeout: AbortSignal): TransportError {
   if (request.signal?.aborted) return new TransportError('abort', 'request aborted', { cause: error });
   if (timeout.aborted) return new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error });
   // Bun puts the code on the error's cause (`ECONNREFUSED: Unable to connect…`); Deno throws

@@ -1,14 +1,14 @@
 import { createFetchClient } from './fetch.ts';
 import type { TlsMaterial } from '../tls/index.ts';
 import { TransportError, type HttpClient } from './types.ts';
+import { runtimeName } from './runtime-name.ts';
 import { createUndiciClient } from './undici.ts';
 
 export { TransportError };
 export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './types.ts';
 
-/** The name of the runtime this process runs on. */
-export const runtimeName: 'bun' | 'deno' | 'node' =
-  'Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node';
+export { runtimeName } from './runtime-name.ts';
+export { createStreamingClient, type ClientTls, type LineStreamRequest, type StreamingHttpClient } from './stream.ts';
 
 /**
  * undici's pooled Agent on Node; the global fetch on Bun (which stubs undici) and Deno. With

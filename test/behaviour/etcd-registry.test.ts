@@ -1,0 +1,161 @@
+// The etcd registry against one real etcd member, on Node, Bun and Deno alike. The heavier
+// scenarios (a crashed instance in its own process, a three-member cluster, outages, compaction,
+// authentication) are Node-only: test/fault/etcd.test.ts.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ExpressMicroOptions, Logger } from '../../src/index.ts';
+import { discovery, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
+import { resolveOptions } from '../../src/options.ts';
+import { b64, etcdCall, etcdKeys, etcdMissing, EtcdCluster } from '../support/etcd.ts';
+
+const reason = etcdMissing();
+if (reason) console.log(reason);
+
+function recorder(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (message: string) => void lines.push(`${level} ${message}`);
+  return { logger: { info: push('info'), warn: push('warn'), error: push('error') }, lines };
+}
+
+(reason ? describe.skip : describe)('registry: etcd (one member)', () => {
+  let etcd: EtcdCluster;
+  let prefix: string;
+  let count = 0;
+  beforeAll(async () => {
+    etcd = await EtcdCluster.start(1);
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+  });
+  afterEach(async () => {
+    await stopAll();
+  });
+
+  const options = (extra: Partial<ExpressMicroOptions> = {}): ExpressMicroOptions => ({
+    registry: { type: 'etcd', endpoints: etcd.endpoints, prefix, ttl: 10 },
+    ...extra,
+  });
+  const start = (name: string, extra: Partial<ExpressMicroOptions> = {}): Promise<TestService> =>
+    startService(name, (app) => app.get('/users/:id', (req, res) => void res.json({ id: req.params.id, name })), options(extra));
+
+  it('finds the others with no peers, calls them, and serves /_discovery/services from the same table', async () => {
+    prefix = `/em-test-${++count}/`;
+    const a = await start('user-service');
+    const b = await start('order-service');
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 1 && upInstances(a.micro, 'order-service').length === 1, 'each sees the other');
+    expect(await b.micro.services.userService.getUser({ id: 7 })).toEqual({ id: '7', name: 'user-service' });
+    expect((await etcdKeys(etcd.endpoints[0] as string, prefix)).sort()).toEqual([`${prefix}order-service/${b.micro.peers().find((peer) => peer.self)?.id}`, `${prefix}user-service/${a.micro.peers().find((peer) => peer.self)?.id}`].sort());
+    const view = (await (await discovery(b.url, '/services')).json()) as { connectedPeers: Record<string, { url: string; status: string }> };
+    expect(view.connectedPeers['user-service']).toMatchObject({ url: a.url, status: 'UP' });
+    // Gossip is off: its endpoints are not served; the ping still answers.
+    expect((await discovery(b.url, '/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
+    expect((await discovery(b.url, '/ping')).status).toBe(200);
+  });
+
+  it('drops an instance that closes at once (its lease is revoked), long before its ttl', async () => {
+    prefix = `/em-test-${++count}/`;
+    const a = await start('user-service');
+    const b = await start('order-service');
+    await waitFor(() => upInstances(a.micro, 'order-service').length === 1, 'order-service seen');
+    const removed: string[] = [];
+    a.micro.on('removed', (instance) => removed.push(instance.url));
+    const closedAt = Date.now();
+    await b.stop();
+    await waitFor(() => upInstances(a.micro, 'order-service').length === 0, 'order-service dropped', 3000);
+    expect(Date.now() - closedAt).toBeLessThan(3000);
+    expect(removed).toEqual([b.url]);
+    expect(await etcdKeys(etcd.endpoints[0] as string, `${prefix}order-service/`)).toEqual([]);
+  });
+
+  it('registers again when its lease is lost (revoked behind its back), and the others see it again', async () => {
+    prefix = `/em-test-${++count}/`;
+    const { logger, lines } = recorder();
+    const a = await start('user-service', { registry: { type: 'etcd', endpoints: etcd.endpoints, prefix, ttl: 3 }, logger });
+    const b = await start('order-service');
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 1, 'user-service seen');
+    const endpoint = etcd.endpoints[0] as string;
+    const key = `${prefix}user-service/${a.micro.peers().find((peer) => peer.self)?.id}`;
+    const range = await etcdCall(endpoint, '/v3/kv/range', { key: b64(key) });
+    const lease = (range.kvs as { lease: string }[])[0]?.lease;
+    expect(lease).toBeDefined();
+    const events: string[] = [];
+    b.micro.on('removed', () => events.push('removed'));
+    b.micro.on('discovered', () => events.push('discovered'));
+    await etcdCall(endpoint, '/v3/lease/revoke', { ID: lease });
+    await waitFor(() => events.join(',') === 'removed,discovered', 'dropped, then registered again', 5000);
+    expect(upInstances(b.micro, 'user-service')).toEqual([a.url]);
+    expect(lines.filter((line) => line.includes('lease') && line.includes('registering again'))).toHaveLength(1);
+  });
+
+  it('ignores hostile and malformed records with one log line each, and takes a well-formed one', async () => {
+    prefix = `/em-test-${++count}/`;
+    const { logger, lines } = recorder();
+    const a = await start('user-service', { logger });
+    const endpoint = etcd.endpoints[0] as string;
+    const put = (key: string, value: string) => etcdCall(endpoint, '/v3/kv/put', { key: b64(prefix + key), value: b64(value) });
+    const descriptor = (name: string, id: string, url: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ protocol: 2, name, id, url, routes: [{ method: 'GET', path: '/x', names: ['getX'] }], rev: 'r1', incarnation: 0, ...extra });
+    await put('evil-service/aaaaaaaa1', 'not json {');
+    await put('evil-service/aaaaaaaa2', JSON.stringify({ protocol: 2, name: 'evil-service', id: 'aaaaaaaa2', url: 'javascript:alert(1)', routes: [], rev: 'r', incarnation: 0 }));
+    await put('evil-service/aaaaaaaa3', descriptor('other-service', 'aaaaaaaa3', 'http://127.0.0.1:1'));
+    await put('evil-service/aaaaaaaa4', descriptor('evil-service', 'aaaaaaaa4', a.url));
+    await put('evil-service/aaaaaaaa5', descriptor('evil-service', 'aaaaaaaa5', 'http://127.0.0.1:2', { routes: Array.from({ length: 1001 }, () => ({ method: 'GET', path: '/', names: [] })) }));
+    await put('no-slash-here', descriptor('evil-service', 'aaaaaaaa6', 'http://127.0.0.1:3'));
+    await put('evil-service/aaaaaaaa7', descriptor('evil-service', 'aaaaaaaa7', 'http://127.0.0.1:4', { __proto__: { polluted: true }, protocol: 1 }));
+    await put('evil-service/aaaaaaaa8', 'x'.repeat(1024 * 1024 + 10));
+    // Written by hand but well-formed: it is a member like any other.
+    await put('hand-service/bbbbbbbb1', descriptor('hand-service', 'bbbbbbbb1', 'http://127.0.0.1:5'));
+    await waitFor(() => upInstances(a.micro, 'hand-service').length === 1, 'the well-formed record applied');
+    await waitFor(() => lines.filter((line) => line.includes('ignored the etcd record')).length === 8, 'eight refusals logged');
+    expect(a.micro.peers().map((peer) => peer.service).sort()).toEqual(['hand-service', 'user-service']);
+    // The same faults written again are not logged again.
+    await put('evil-service/aaaaaaaa1', 'not json {');
+    await put('hand-service/bbbbbbbb2', descriptor('hand-service', 'bbbbbbbb2', 'http://127.0.0.1:6'));
+    await waitFor(() => upInstances(a.micro, 'hand-service').length === 2, 'a later record applied');
+    expect(lines.filter((line) => line.includes('ignored the etcd record')).length).toBe(8);
+    expect(lines.filter((line) => line.includes('ignored the etcd record')).every((line) => line.startsWith('warn '))).toBe(true);
+  });
+
+  it('keeps its table and calls while etcd is down, says so once each way, and takes new instances after', async () => {
+    prefix = `/em-test-${++count}/`;
+    const { logger, lines } = recorder();
+    const a = await start('user-service');
+    const b = await start('order-service', { logger });
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 1, 'user-service seen');
+    await etcd.kill(0);
+    await waitFor(() => lines.some((line) => line.startsWith('warn') && line.includes('etcd is unreachable')), 'the outage logged', 10_000);
+    for (let index = 0; index < 20; index++) expect(await b.micro.services.userService.getUser({ id: index })).toMatchObject({ id: String(index) });
+    expect(upInstances(b.micro, 'user-service')).toEqual([a.url]);
+    etcd.restart(0);
+    await etcd.healthy();
+    await waitFor(() => lines.some((line) => line.includes('etcd answers again')), 'the recovery logged', 10_000);
+    const c = await start('stock-service');
+    await waitFor(() => upInstances(b.micro, 'stock-service').length === 1 && upInstances(c.micro, 'user-service').length === 1, 'a new instance joined after', 10_000);
+    expect(lines.filter((line) => line.includes('etcd is unreachable')).length).toBe(1);
+    expect(lines.filter((line) => line.includes('etcd answers again')).length).toBe(1);
+    expect(upInstances(b.micro, 'user-service')).toEqual([a.url]);
+  }, 40_000);
+});
+
+describe('registry option', () => {
+  const refused = (registry: unknown, extra: Record<string, unknown> = {}): string => {
+    try {
+      resolveOptions({ serviceName: 'x-service', logger: false, registry: registry as ExpressMicroOptions['registry'], ...extra });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return '';
+  };
+  it('refuses a bad etcd registry at once, naming the field, never echoing the password', () => {
+    expect(refused({ type: 'zookeeper' })).toContain('`registry.type`');
+    expect(refused({ type: 'etcd', endpoints: [] })).toContain('`registry.endpoints`');
+    expect(refused({ type: 'etcd', endpoints: ['ftp://x'] })).toContain('`registry.endpoints`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], prefix: 'no-slash' })).toContain('`registry.prefix`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], ttl: 1 })).toContain('`registry.ttl`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], password: 'hunter2' })).not.toContain('hunter2');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'], tls: { ca: '-----BEGIN CERTIFICATE-----' } })).toContain('no endpoint is https');
+    expect(refused({ type: 'etcd', endpoints: ['https://127.0.0.1:2379'], tls: { ca: '/etc/ca.pem' } })).toContain('PEM');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'] }, { peers: ['http://127.0.0.1:3000'] })).toContain('`peers`');
+    expect(refused({ type: 'etcd', endpoints: ['http://127.0.0.1:2379'] })).toBe('');
+    expect(refused(undefined)).toBe('');
+  });
+});
