@@ -6,7 +6,7 @@
  */
 import { OptionError } from '../errors/index.ts';
 import { isFile } from '../runtime/files/index.ts';
-import { createHttpClient, defaultSecretPath, readEnv, TransportError, type HttpClient } from '../runtime/index.ts';
+import { createHttpClient, defaultSecretPath, readEnv, TransportError, type HttpClient, type TlsMaterial } from '../runtime/index.ts';
 import { bearerHeader } from '../security/bearer.ts';
 import { signRequest } from '../security/hmac.ts';
 import { resolveSecrets, SECRET_ENV } from '../security/secret.ts';
@@ -19,6 +19,8 @@ export interface PeerAuth {
   /** Secrets being rotated out (`EXPRESS_DISCOVERY_KEY_PREVIOUS`): tried on a peer that refused `secret`. */
   readonly previous?: readonly string[];
   readonly hmac: boolean;
+  /** For a cluster that uses `tls`: the CA to verify it against, and the certificate to present. */
+  readonly tls?: TlsMaterial | undefined;
 }
 
 /** How long one peer may take to answer. */
@@ -32,10 +34,22 @@ export class PeerUnreachableError extends CliError {
   override readonly name: string = 'PeerUnreachableError';
   /** The origin that did not answer. */
   readonly origin: string;
-  constructor(origin: string, reason: string) {
-    super(`cannot reach ${origin}: ${reason}; is a service listening there?`);
+  constructor(origin: string, reason: string, hint = 'is a service listening there?') {
+    super(`cannot reach ${origin}: ${reason}; ${hint}`);
     this.origin = origin;
   }
+}
+
+/**
+ * What most likely went wrong. Over TLS a server that wants a client certificate (or refuses
+ * ours) closes the connection after the handshake, which looks like a reset; a handshake failure
+ * says itself what did not verify.
+ */
+function unreachableHint(origin: string, error: unknown, tls: boolean): string {
+  if (!origin.startsWith('https:') || !(error instanceof TransportError)) return 'is a service listening there?';
+  if (error.handshake) return tls ? "is --ca the CA that issued the cluster's certificates?" : "give --ca (the CA that issued the cluster's certificates), and --cert and --key if it asks for one";
+  if (error.kind === 'reset') return 'over TLS this is how a service refuses a client certificate: give --cert and --key issued by a CA it trusts';
+  return 'is a service listening there?';
 }
 
 /** `http://host:port` from what the user typed (a trailing slash or path is dropped). */
@@ -109,12 +123,13 @@ function refusal(origin: string, path: string, status: number, body: string, aut
 /** Authenticated GETs of `/_discovery/*` on any peer, over one connection pool. */
 export class PeerClient {
   readonly #auth: PeerAuth;
-  readonly #http: HttpClient = createHttpClient();
+  readonly #http: HttpClient;
   /** During a rotation, the secret each peer last accepted, when it was not the first. */
   readonly #accepted = new Map<string, string>();
 
   constructor(auth: PeerAuth) {
     this.#auth = auth;
+    this.#http = createHttpClient(auth.tls);
   }
 
   /** The headers one request needs: a fresh signature each time with HMAC, else the Bearer secret. */
@@ -146,7 +161,7 @@ export class PeerClient {
       try {
         answer = await this.#http.request({ origin, path, method: 'GET', headers: { ...this.headers('GET', path, undefined, secret), accept }, timeout });
       } catch (error) {
-        throw new PeerUnreachableError(origin, error instanceof TransportError ? error.message : String(error));
+        throw new PeerUnreachableError(origin, error instanceof TransportError ? error.message : String(error), unreachableHint(origin, error, this.#auth.tls !== undefined));
       }
       if (answer.status === 200) {
         if (secret === this.#auth.secret) this.#accepted.delete(origin);

@@ -7,10 +7,11 @@
  */
 import express from 'express';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, request, type Server } from 'node:https';
+import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import expressMicro, { OptionError, type ExpressMicro, type ExpressMicroOptions, type TlsOptions } from '../../src/index.ts';
+import { startTls, stopLater, stopTlsServices, type TlsService } from '../support/tls-service.ts';
 import { readTlsMaterial } from '../../src/runtime/index.ts';
 import { SECRET, waitFor } from '../helpers.ts';
 import { certificates, hasOpenssl, type KeyPair } from '../support/certificates.ts';
@@ -20,53 +21,7 @@ if (!available) console.info('tls.test.ts: skipped: openssl is not installed (ap
 if (!available && process.env.CI === 'true') throw new Error('tls.test.ts: openssl is missing under CI=true (.ci/run installs it)');
 const suite = available ? describe : describe.skip;
 
-interface TlsService {
-  micro: ExpressMicro;
-  url: string;
-  server: Server;
-  warnings: string[];
-  /** What it logged at debug (every failed attempt after the first, among others). */
-  debug: string[];
-  stop(): Promise<void>;
-}
-
-const running = new Set<{ stop(): Promise<void> }>();
-afterEach(async () => {
-  await Promise.all([...running].map((service) => service.stop()));
-  running.clear();
-});
-
-/**
- * An Express app served by `https.createServer` that asks every client for a certificate from
- * the cluster's CA (`served`), with express-micro on it using `tls` as its client side.
- */
-async function startTls(serviceName: string, served: KeyPair, tls: TlsOptions, options: ExpressMicroOptions = {}): Promise<TlsService> {
-  const { ca } = certificates();
-  const app = express();
-  const server = createServer({ ...served, ca, requestCert: true, rejectUnauthorized: true }, app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const warnings: string[] = [];
-  const debug: string[] = [];
-  const logger = { info() {}, debug: (message: string) => void debug.push(message), warn: (message: string) => void warnings.push(message), error: (message: string) => void warnings.push(message) };
-  const micro = expressMicro(app, { serviceName, host: '127.0.0.1', port, secret: SECRET, pingInterval: 200, logger, tls, ...options });
-  app.get('/users/:id', (req, res) => void res.json({ id: req.params.id, over: req.protocol }));
-  await waitFor(() => micro.url !== undefined, `${serviceName} started`);
-  const service: TlsService = {
-    micro,
-    url: micro.url as string,
-    server,
-    warnings,
-    debug,
-    async stop() {
-      await micro.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  running.add(service);
-  return service;
-}
+afterEach(stopTlsServices);
 
 /** A POST with this test's own client certificate, as another member would send it. */
 function postOverTls(url: string, path: string, body: unknown, client: KeyPair): Promise<number> {
@@ -144,7 +99,7 @@ suite('tls: HTTPS between instances, with mutual TLS', () => {
       response.end('{}');
     });
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
-    running.add({ stop: () => new Promise<void>((resolve) => plain.close(() => resolve())) });
+    stopLater({ stop: () => new Promise<void>((resolve) => plain.close(() => resolve())) });
     const plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
     const descriptor = { protocol: 2, name: 'plain-service', id: 'plain0123456789ab', url: plainUrl, routes: [], rev: 'r1', incarnation: 0 };
     expect(await postOverTls(users.url, '/_discovery/register', { self: descriptor, members: [] }, other)).toBe(200);

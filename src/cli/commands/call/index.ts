@@ -89,7 +89,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
   const secrets = findSecrets(options.secretFile);
   const secret = secrets.secret;
 
-  const client = new PeerClient({ ...secrets, hmac: options.hmac });
+  const client = new PeerClient({ ...secrets, hmac: options.hmac, tls: options.tls });
   const at = Date.now();
   let fetched;
   try {
@@ -128,6 +128,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
       known,
       timeout,
       signWith: options.hmac ? secret : undefined,
+      tls: options.tls,
       signal: context.signal,
     });
     if (answer === undefined) return EXIT.ok;

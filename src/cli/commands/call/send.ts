@@ -9,7 +9,7 @@ import { buildBody, buildPath, decodeBody } from '../../../client/request.ts';
 import type { CompiledRoute } from '../../../client/route-index.ts';
 import type { CallArguments } from '../../../client/types.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../../../errors/index.ts';
-import { createHttpClient, TransportError } from '../../../runtime/index.ts';
+import { createHttpClient, TransportError, type TlsMaterial } from '../../../runtime/index.ts';
 import { signRequest } from '../../../security/hmac.ts';
 import type { InstanceRow } from '../../cluster-view.ts';
 import { CliError } from '../../errors.ts';
@@ -29,6 +29,8 @@ export interface OutgoingCall {
   /** The secret, to sign the call when the cluster signs (`--hmac`); undefined to send it plain. */
   readonly signWith: string | undefined;
   readonly signal: AbortSignal | undefined;
+  /** For a cluster that uses `tls` (`--ca`, `--cert`, `--key`). */
+  readonly tls: TlsMaterial | undefined;
 }
 
 /** The callee's decoded answer (2xx), or the library's own error for what went wrong. */
@@ -38,7 +40,7 @@ export async function sendCall(call: OutgoingCall): Promise<unknown> {
   const body = buildBody(route, call.args);
   const begun = Date.now();
   const deadline = begun + call.timeout;
-  const http = createHttpClient();
+  const http = createHttpClient(call.tls);
   let lastError: unknown;
   try {
     for (const instance of call.instances) {

@@ -54,7 +54,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
     context.out(HELP);
     return EXIT.ok;
   }
-  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac });
+  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac, tls: options.tls });
   const monitor = new Monitor(client, { peers: options.peers, interval: options.interval, windowMs: Math.max(MINIMUM_WINDOW_MS, 5 * options.interval) });
   let server: DashboardServer | undefined;
   try {

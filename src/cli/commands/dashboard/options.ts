@@ -40,7 +40,7 @@ export function parseDashboardOptions(argv: readonly string[], cwd: string): Das
   return {
     help,
     // --help answers even beside a bad option value, as the other commands do.
-    ...(help ? { peers: [], secretFile: undefined, hmac: false } : readPeerOptions(given, cwd)),
+    ...(help ? { peers: [], secretFile: undefined, hmac: false, tls: undefined } : readPeerOptions(given, cwd)),
     port: typeof portOption === 'string' ? port(portOption) : DEFAULT_PORT,
     interval: typeof intervalOption === 'string' ? readMilliseconds('interval', intervalOption, MIN_INTERVAL) : DEFAULT_INTERVAL,
   };

@@ -48,7 +48,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
   }
   const options = readPeerOptions(given, context.cwd);
   const json = given.some((option) => option.name === 'json');
-  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac });
+  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac, tls: options.tls });
   let view: ClusterView;
   let previousSecret: PreviousSecretUse;
   try {

@@ -40,6 +40,9 @@ Reaching the cluster (as the services do):
   --secret-file FILE  the secret file to read when EXPRESS_DISCOVERY_KEY is not set (default:
                       express-micro-<uid>.key in the temp folder).
   --hmac              sign the request (for a cluster with enableHmac: true).
+  --ca FILE           for a cluster with \`tls\`: the CA its certificates are checked against (PEM);
+  --cert FILE         with --key, the client certificate to present (mutual TLS).
+  --key FILE
   Each peer has ${PEER_TIMEOUT_MS / 1000} s to answer.
 
 Exit codes: 0 written, or up to date with --check; 1 --check found a difference; 2 bad input or
@@ -54,7 +57,7 @@ Examples:
 async function collect(options: TypesOptions, context: CommandContext): Promise<ServiceSet> {
   const services = new ServiceSet();
   if (options.peers.length > 0) {
-    for (const list of await readCluster(options.peers, { ...findSecrets(options.secretFile), hmac: options.hmac })) for (const service of list) services.merge(service);
+    for (const list of await readCluster(options.peers, { ...findSecrets(options.secretFile), hmac: options.hmac, tls: options.tls })) for (const service of list) services.merge(service);
   }
   if (options.apps.length > 0) {
     const read = await readSources(options.apps);

@@ -3,6 +3,8 @@ import { absolutePath, isFile } from '../../../runtime/files/index.ts';
 import { parseOptions, type OptionSpec } from '../../args.ts';
 import { CliError } from '../../errors.ts';
 import { DEFAULT_PEER, peerOrigin } from '../../peer.ts';
+import { readTlsOptions } from '../../peer-options.ts';
+import type { TlsMaterial } from '../../../runtime/index.ts';
 import type { AppSource } from './source/index.ts';
 
 /** Where the file comes from, where it goes, and how to reach the cluster. */
@@ -16,6 +18,8 @@ export interface TypesOptions {
   readonly check: boolean;
   readonly secretFile: string | undefined;
   readonly hmac: boolean;
+  /** `--ca`, `--cert`, `--key`, for a cluster that uses `tls`. */
+  readonly tls: TlsMaterial | undefined;
   readonly module: string;
 }
 
@@ -28,6 +32,9 @@ const SPEC: Readonly<Record<string, OptionSpec>> = {
   check: { kind: 'boolean' },
   'secret-file': { kind: 'string' },
   hmac: { kind: 'boolean' },
+  ca: { kind: 'string' },
+  cert: { kind: 'string' },
+  key: { kind: 'string' },
   module: { kind: 'string' },
 };
 
@@ -69,6 +76,7 @@ export function parseTypesOptions(argv: readonly string[], cwd: string): TypesOp
     check,
     secretFile,
     hmac,
+    tls: help ? undefined : readTlsOptions(given, cwd),
     module,
   };
 }

@@ -77,7 +77,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
   const terminal = context.isTerminal === true;
   const colour = useColour(context.isTerminal);
   const { signal } = context;
-  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac });
+  const client = new PeerClient({ ...findSecrets(options.secretFile), hmac: options.hmac, tls: options.tls });
   const log: string[] = [];
   let shown: ClusterView | undefined;
   let lastAnswer = Date.now();
