@@ -13,10 +13,19 @@
 // the baseline of the same round (undici on Node, fetch on Bun and Deno); the table shows medians
 // over rounds. Every loop is bounded in calls and in time.
 //
+// BENCH_TLS=1 (Node, `bash scripts/bench tls`): the same over mutual TLS. The target serves HTTPS
+// and asks for a client certificate; express-micro calls it with its `tls` option, against undici's
+// Pool with the same CA and certificate (the baseline) and fetch through an undici Agent with them.
+// Certificates come from openssl, made in a temp folder and removed after.
+//
 // Environment: BENCH_ROUNDS (7), BENCH_SEQ_MS (500), BENCH_SEQ_MAX (4000), BENCH_TPUT_MS (700),
 // BENCH_INFLIGHT (32), BENCH_DIST (another build to test), BENCH_COMPARE (more builds, comma-separated
 // paths to their dist/index.js, e.g. scratch copies with a proposed change: one extra row each, same rounds).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import process from 'node:process';
 import express from 'express';
 import axios from 'axios';
@@ -32,15 +41,50 @@ const WARMUP_CALLS = 300;
 const LEAD_IN_CALLS = 50;
 const RAMP_MS = 100;
 const IDS = Array.from({ length: 128 }, (_, index) => index + 1);
+const TLS = process.env.BENCH_TLS === '1';
+
+/** A CA and one certificate for 127.0.0.1 that serves both sides of mutual TLS (openssl). */
+function makeCertificates() {
+  const folder = mkdtempSync(join(tmpdir(), 'express-micro-bench-tls-'));
+  const path = (name) => join(folder, name);
+  const openssl = (...args) => execFileSync('openssl', args, { cwd: folder, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    writeFileSync(path('leaf.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path('ca.key'), '-out', path('ca.pem'), '-days', '1', '-subj', '/CN=bench CA');
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path('leaf.key'), '-out', path('leaf.csr'), '-subj', '/CN=127.0.0.1');
+    openssl('x509', '-req', '-in', path('leaf.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca.key'), '-CAcreateserial', '-out', path('leaf.pem'), '-days', '1', '-extfile', path('leaf.cnf'));
+    return { ca: readFileSync(path('ca.pem'), 'utf8'), cert: readFileSync(path('leaf.pem'), 'utf8'), key: readFileSync(path('leaf.key'), 'utf8') };
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+const tls = TLS ? makeCertificates() : undefined;
 
 /** A caller app with express-micro that joins the target and waits until user-service is UP. */
 async function caller(expressMicro, target, name) {
   const app = express();
-  const micro = expressMicro(app, { serviceName: name, host: HOST, secret: SECRET, logger: false, pingInterval: 1000, peers: [target.url] });
-  const server = await listen(app);
+  // Over TLS the caller is a member too: it serves HTTPS, on a port chosen before the plugin starts.
+  const port = tls ? await freePort() : undefined;
+  const micro = expressMicro(app, { serviceName: name, host: HOST, secret: SECRET, logger: false, pingInterval: 1000, peers: [target.url], ...(tls ? { tls, port } : {}) });
+  const server = tls ? await listenTls(app, port) : await listen(app);
   await micro.ready;
   await waitFor(() => micro.peers().some((peer) => peer.service === 'user-service' && peer.status === 'UP'), 'user-service UP', 10_000);
   return { micro, server };
+}
+
+async function freePort() {
+  const probe = http.createServer();
+  const port = await new Promise((resolve) => probe.listen(0, HOST, () => resolve(probe.address().port)));
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function listenTls(app, port) {
+  const { createServer } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const server = createServer({ ...tls, requestCert: true, rejectUnauthorized: true }, app).listen(port, HOST, () => resolve(server));
+    server.once('error', reject);
+  });
 }
 
 /** A few untimed calls first, so that garbage the previous client left is not billed to this one. */
@@ -104,7 +148,8 @@ function shuffled(items, seed) {
 
 async function main() {
   const expressMicro = await loadExpressMicro();
-  const target = await spawnChild({ serviceName: 'user-service', pingInterval: 1000 });
+  if (TLS && runtime !== 'node') throw new Error('BENCH_TLS runs on Node only (its baseline is undici over TLS)');
+  const target = await spawnChild({ serviceName: 'user-service', pingInterval: 1000, ...(tls ? { tls } : {}) });
   const closers = [() => target.kill()];
   const clients = [];
 
@@ -128,7 +173,7 @@ async function main() {
   else {
     try {
       const { Pool } = await import('undici');
-      const pool = new Pool(target.url, { connections: 64, keepAliveTimeout: 10_000 });
+      const pool = new Pool(target.url, { connections: 64, keepAliveTimeout: 10_000, ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}) });
       closers.push(() => pool.close());
       clients.push({
         name: 'undici Pool.request',
@@ -139,11 +184,13 @@ async function main() {
       undiciNote = `undici: n/a on ${runtime} (${error.message})`;
     }
   }
-  clients.push({ name: 'fetch', what: 'fetch(url).then(r => r.json())', call: async (index) => (await fetch(`${target.url}/users/${IDS[index & 127]}`)).json() });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  closers.push(() => agent.destroy());
-  const ax = axios.create({ baseURL: target.url, adapter: 'http', httpAgent: agent, proxy: false });
-  clients.push({ name: 'axios (keep-alive)', what: 'axios.get(path) with http.Agent({ keepAlive })', call: async (index) => (await ax.get(`/users/${IDS[index & 127]}`)).data });
+  if (!tls) {
+    clients.push({ name: 'fetch', what: 'fetch(url).then(r => r.json())', call: async (index) => (await fetch(`${target.url}/users/${IDS[index & 127]}`)).json() });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    closers.push(() => agent.destroy());
+    const ax = axios.create({ baseURL: target.url, adapter: 'http', httpAgent: agent, proxy: false });
+    clients.push({ name: 'axios (keep-alive)', what: 'axios.get(path) with http.Agent({ keepAlive })', call: async (index) => (await ax.get(`/users/${IDS[index & 127]}`)).data });
+  }
 
   const baseline = runtime === 'node' ? 'undici Pool.request' : 'fetch';
   // Every client must get the same answer before it is timed.
@@ -183,15 +230,16 @@ async function main() {
       calls: rounds.reduce((sum, r) => sum + r.count, 0),
     });
   }
+  const over = tls ? ' over mutual TLS' : '';
   table(
-    `1. Call cost on ${runtime} ${runtimeVersion}: GET /users/:id, medians of ${ROUNDS} interleaved rounds, ratios vs ${baseline} in the same round`,
+    `1. Call cost${over} on ${runtime} ${runtimeVersion}: GET /users/:id, medians of ${ROUNDS} interleaved rounds, ratios vs ${baseline} in the same round`,
     ['client', 'p50', 'p50 ratio', 'p99', 'p99 ratio', `req/s @${INFLIGHT}`, 'req/s ratio', 'errors'],
     clients.map((client) => {
       const s = summary.get(client.name);
       return [client.name, fmt.us(s.p50), fmt.ratio(s.p50Ratio), fmt.us(s.p99), fmt.ratio(s.p99Ratio), fmt.int(s.rps), fmt.ratio(s.rpsRatio), String(s.errors)];
     }),
     [
-      `target: Express 5 + express-micro in a separate Node ${target.node} child process on ${HOST}; clients in this ${runtime} process.`,
+      `target: Express 5 + express-micro in a separate Node ${target.node} child process on ${HOST}${tls ? ' (https.createServer, client certificates required; P-256 certificates from openssl)' : ''}; clients in this ${runtime} process.`,
       `per round and client: ${LEAD_IN_CALLS} untimed calls, then up to ${SEQ_MAX} sequential calls or ${SEQ_MS} ms; throughput: ${INFLIGHT} calls in flight, ${RAMP_MS} ms ramp, ${TPUT_MS} ms counted.`,
       'client order shuffled per round (seeded); ratios are taken per round, then the median over rounds.',
       ...(undiciNote ? [undiciNote] : []),
@@ -207,13 +255,13 @@ async function main() {
     { target: 'no failed calls', value: micro.errors, ok: micro.errors === 0, plain: true },
   ];
   table(
-    `1. Call-cost targets on ${runtime}`,
+    `1. Call-cost targets${over} on ${runtime}`,
     ['target', 'measured', 'verdict'],
     checks.map((check) => [check.target, check.plain ? String(check.value) : fmt.ratio(check.value), fmt.verdict(check.ok)]),
     [],
   );
-  for (const check of checks) record({ section: 'calls', target: check.target, measured: check.plain ? String(check.value) : fmt.ratio(check.value), ok: check.ok });
-  record({ section: 'calls-table', rows: [...summary].map(([name, s]) => ({ name, ...s })), baseline });
+  for (const check of checks) record({ section: tls ? 'calls-tls' : 'calls', target: check.target, measured: check.plain ? String(check.value) : fmt.ratio(check.value), ok: check.ok });
+  if (!tls) record({ section: 'calls-table', rows: [...summary].map(([name, s]) => ({ name, ...s })), baseline });
 
   for (const close of closers.reverse()) await Promise.resolve().then(close).catch(() => {});
 }

@@ -8,8 +8,11 @@
 //   {event:'stats', rss, heapUsed, discovery, cpu, at}   answer to the stdin command "stats"
 // stdin commands, one a line: "go" (listen), "stats", "mode <status> <delay ms>" (how GET
 // /users/:id answers from now on: "mode 200 20" is a slow instance, "mode 500 0" a broken one).
-// It exits when stdin closes.
+// It exits when stdin closes. With a `tls` option it is served by https.createServer (asking every
+// client for a certificate from the same CA) on a port chosen before express-micro starts.
 import express from 'express';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 
@@ -23,6 +26,12 @@ const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
 
 const app = express();
 let discovery = 0;
+// Served by https.createServer, the plugin cannot learn the port from app.listen(): pick one first.
+if (options.tls && options.port === undefined) {
+  const probe = createNetServer();
+  options.port = await new Promise((resolve) => probe.listen(0, '127.0.0.1', () => resolve(probe.address().port)));
+  await new Promise((resolve) => probe.close(resolve));
+}
 const micro = expressMicro(app, options);
 let port = 0;
 const mode = { status: 200, delay: 0 };
@@ -48,7 +57,9 @@ micro.on('removed', (instance) => up.delete(instance.id));
 let server;
 async function go() {
   if (server) return;
-  server = app.listen(0, '127.0.0.1');
+  server = options.tls
+    ? createHttpsServer({ ...options.tls, requestCert: true, rejectUnauthorized: true }, app).listen(options.port, '127.0.0.1')
+    : app.listen(0, '127.0.0.1');
   // Discovery is served ahead of the app's middleware: every request is counted at the server.
   server.prependListener('request', (request) => request.url.startsWith('/_discovery/') && discovery++);
   await new Promise((resolve, reject) => {

@@ -174,7 +174,7 @@ export function spawnChild(options, { expect = 0, autostart = true } = {}) {
   return handle.event('loaded').then(async () => {
     if (autostart) {
       const ready = await handle.event('ready');
-      handle.url = `http://${HOST}:${ready.port}`;
+      handle.url = `${options.tls ? 'https' : 'http'}://${HOST}:${ready.port}`;
       handle.id = ready.id;
       handle.node = ready.node;
     }
