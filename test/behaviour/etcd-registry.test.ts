@@ -86,6 +86,16 @@ function recorder(): { logger: Logger; lines: string[] } {
     expect(lines.filter((line) => line.includes('lease') && line.includes('registering again'))).toHaveLength(1);
   });
 
+  it('puts its own record back when it is deleted while its lease lives (as when a node:cluster sibling sharing its id closes)', async () => {
+    prefix = `/em-test-${++count}/`;
+    const a = await start('user-service');
+    const endpoint = etcd.endpoints[0] as string;
+    const key = `${prefix}user-service/${a.micro.peers().find((peer) => peer.self)?.id}`;
+    await waitFor(async () => (await etcdKeys(endpoint, prefix)).includes(key), 'registered');
+    await etcdCall(endpoint, '/v3/kv/deleterange', { key: b64(key) });
+    await waitFor(async () => (await etcdKeys(endpoint, prefix)).includes(key), 'its record is back', 3000);
+  });
+
   it('ignores hostile and malformed records with one log line each, and takes a well-formed one', async () => {
     prefix = `/em-test-${++count}/`;
     const { logger, lines } = recorder();

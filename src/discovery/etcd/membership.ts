@@ -346,6 +346,10 @@ export class EtcdMembership implements MembershipSource {
   #apply(key: string, value: unknown): void {
     const self = this.#requireSelf();
     if (value === undefined) {
+      // Its own record gone while its lease lives: a sibling worker sharing this id revoked its
+      // lease on close, or crashed and its lease expired (docs/ARCHITECTURE.md, "Several workers on
+      // one port"), or someone deleted it. Put it back, as a member refutes its own death.
+      if (key === this.key && this.#lease !== undefined && !this.#closed) void this.#put(this.#lease).catch(() => {});
       this.#ignored.delete(key);
       const id = this.#keys.get(key);
       this.#keys.delete(key);
