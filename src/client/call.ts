@@ -118,7 +118,10 @@ const HEDGE_LOST: Error = new Error('express-micro: another instance answered th
 
 type Answer = { response: HttpResponse; answered: Instance };
 
-/** One request to `target`, counted in its outstanding requests while it runs (the balancer's load). */
+/**
+ * One request to `target`, given `timeout` ms, counted in its outstanding requests while it runs
+ * (the balancer's load); `remaining` is what is left of the whole call.
+ */
 async function sendTo(
   context: CallContext,
   route: CompiledRoute,
@@ -127,13 +130,16 @@ async function sendTo(
   body: string | undefined,
   options: CallOptions | undefined,
   timeout: number,
+  remaining: number,
   signal: AbortSignal | undefined,
   served: ServedRequest | undefined,
 ): Promise<HttpResponse> {
   const load = loadOf(target);
   load.outstanding++;
   try {
-    return await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout, served), body, timeout, signal });
+    // The callee is told what is left of the whole call, as gRPC does: this attempt's own limit is
+    // the caller's guess about when to try elsewhere, not a bound on the callee's work.
+    return await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, remaining, served), body, timeout, signal });
   } finally {
     load.outstanding--;
   }
@@ -265,14 +271,16 @@ async function run(
     const started = Date.now();
     const left = attempt === 0 ? allowed : deadline - started;
     if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
-    // Only an idempotent attempt with somewhere else to go gets its own limit and can be re-issued.
-    // Somewhere else is any other UP instance, not only the rotation: when ejection has left the
-    // rotation one instance (the live one, slow under load, ejected; the silent one kept, since
-    // at most half go), an attempt to that one must still give up in time.
-    const spare = route.idempotent && attempt < attempts - 1 && entry.live > 1;
+    // An idempotent attempt that is not the last gets its own limit and can be re-issued: to
+    // another UP instance (any, not only the rotation: ejection can leave the rotation one silent
+    // instance), or to the same one over another connection. One instance can be several
+    // processes (node:cluster workers), and a connection handed to a worker as it died is never
+    // answered: a new connection reaches a live worker.
+    const spare = route.idempotent && attempt < attempts - 1;
     const perAttempt = spare ? attemptLimit(context, entry) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
-    const tracked = spare ? context.inFlight.add(instance) : undefined;
+    // Re-issued when its instance is suspected or goes DOWN: only worth it with another to go to.
+    const tracked = spare && entry.up.length > 1 ? context.inFlight.add(instance) : undefined;
     const attemptLeft = limited ? perAttempt : left;
     const signal = tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller;
     // Hedging: idempotent, another instance to ask, a p95 to wait, and a retry the budget allows.
@@ -283,12 +291,12 @@ async function run(
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> => {
           if (target !== instance) (retries[RetryReason.hedge] as number)++;
-          return sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
+          return sendTo(context, route, target, path, body, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
         };
         const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, instance) : undefined);
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        response = await sendTo(context, route, instance, path, body, options, attemptLeft, signal, served);
+        response = await sendTo(context, route, instance, path, body, options, attemptLeft, left, signal, served);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;

@@ -38,11 +38,6 @@ export interface ServiceEntry {
    * there are none of those either, the suspected ones. Never none while one is UP.
    */
   up: Instance[];
-  /**
-   * How many instances are UP, suspected and ejected ones included: whether a call that gives up
-   * on one instance has another to go to, even when the rotation holds only one.
-   */
-  live: number;
   cursor: number;
   version: number;
 }
@@ -162,7 +157,7 @@ export class MembershipTable {
     const key = serviceKey(instance.name);
     let entry = this.#services.get(key);
     if (!entry) {
-      entry = { name: instance.name, instances: [], up: [], live: 0, cursor: 0, version: 0 };
+      entry = { name: instance.name, instances: [], up: [], cursor: 0, version: 0 };
       this.#services.set(key, entry);
     }
     entry.instances.push(instance);
@@ -262,7 +257,6 @@ export class MembershipTable {
     const trusted = up.filter((candidate) => !candidate.suspect);
     const usable = trusted.filter((candidate) => candidate.ejectedUntil === 0);
     entry.up = usable.length > 0 ? usable : trusted.length > 0 ? trusted : up;
-    entry.live = up.length;
     entry.version++;
   }
 }
