@@ -2,7 +2,7 @@ import type { Cluster, Instance, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
 import { RetryReason, type CallSeries } from '../metrics/index.ts';
 import { after, delay, injectActiveSpan, monotonicNow, openTelemetry, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
-import { loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
+import { atLeast, loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
 import { DEADLINE_HEADER, type ServedRequest, type ServedRequests } from './request-context.ts';
 import type { InFlight } from './in-flight.ts';
 import { LatencyEstimate } from './latency.ts';
@@ -87,8 +87,8 @@ function budgetOf(context: CallContext, entry: ServiceEntry): RetryBudget | unde
   return budget;
 }
 
-function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undefined): Instance | undefined {
-  const chosen = context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimateOf(entry).mean()) : pickRoundRobin(entry, avoid);
+function pick(context: CallContext, entry: ServiceEntry, estimate: LatencyEstimate, avoid: Instance | undefined, now: number): Instance | undefined {
+  const chosen = context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimate, now) : pickRoundRobin(entry, avoid);
   if (avoid === undefined || chosen !== avoid) return chosen;
   // The rotation holds only the instance that just failed (the others are suspected, say, by a
   // probe that a busy machine answered late): any other UP instance is worth the retry.
@@ -103,13 +103,13 @@ function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undef
  * has been tried, the one whose failure was the most likely to pass (`Tries.best`): a restarted
  * instance that was slow to answer its first request, not the one that refused the connection.
  */
-function pickUntried(context: CallContext, entry: ServiceEntry, tries: Tries): Instance | undefined {
-  const chosen = pick(context, entry, tries.last);
+function pickUntried(context: CallContext, entry: ServiceEntry, estimate: LatencyEstimate, tries: Tries, now: number): Instance | undefined {
+  const chosen = pick(context, entry, estimate, tries.last, now);
   if (chosen === undefined || !tries.has(chosen)) return chosen;
   return (
     entry.up.find((instance) => !tries.has(instance)) ??
     entry.instances.find((instance) => instance.status === 'UP' && !tries.has(instance)) ??
-    tries.best(entry, estimateOf(entry).mean())
+    tries.best(entry, estimate, now)
   );
 }
 
@@ -118,9 +118,16 @@ const HEDGE_LOST: Error = new Error('express-micro: another instance answered th
 
 type Answer = { response: HttpResponse; answered: Instance };
 
-/** One request to `target`, counted in its outstanding requests while it runs (the balancer's load). */
+/**
+ * One request to `target`, counted in its outstanding requests while it runs (the balancer's
+ * load); its round trip, and the requests outstanding when it went out, feed the balancer's
+ * estimate of `target`. A hedged request cancelled because the other answered first tells the
+ * balancer only that the instance is at least that slow.
+ */
 async function sendTo(
   context: CallContext,
+  entry: ServiceEntry,
+  estimate: LatencyEstimate,
   route: CompiledRoute,
   target: Instance,
   path: string,
@@ -131,9 +138,16 @@ async function sendTo(
   served: ServedRequest | undefined,
 ): Promise<HttpResponse> {
   const load = loadOf(target);
-  load.outstanding++;
+  const depth = ++load.outstanding;
+  const sent = Date.now();
   try {
-    return await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout, served), body, timeout, signal });
+    const response = await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, timeout, served), body, timeout, signal });
+    const now = Date.now();
+    observe(load, entry, estimate, now - sent, depth, now);
+    return response;
+  } catch (error) {
+    if (signal?.reason === HEDGE_LOST) atLeast(load, entry, estimate, Date.now() - sent, depth);
+    throw error;
   } finally {
     load.outstanding--;
   }
@@ -176,10 +190,10 @@ function backoff(retry: number): number {
   return Math.random() * Math.min(250, 25 * 2 ** retry);
 }
 
-function attemptLimit(context: CallContext, entry: ServiceEntry): number | undefined {
+function attemptLimit(context: CallContext, estimate: LatencyEstimate): number | undefined {
   const setting = context.attemptTimeout;
   if (setting === false) return undefined;
-  return setting === 'auto' ? estimateOf(entry).attemptTimeout(ATTEMPT_FLOOR_MS) : setting;
+  return setting === 'auto' ? estimate.attemptTimeout(ATTEMPT_FLOOR_MS) : setting;
 }
 
 /**
@@ -245,6 +259,7 @@ async function run(
   const attempts = 1 + context.retries;
   const caller = options?.signal;
   const budget = budgetOf(context, entry);
+  const estimate = estimateOf(entry);
   const outliers = context.outliers;
   budget?.deposit(begun);
   let lastError: unknown;
@@ -254,7 +269,7 @@ async function run(
   let refused = false;
   let retryReason: number = RetryReason.connection;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const instance = tries === undefined ? pick(context, entry, undefined) : pickUntried(context, entry, tries);
+    const instance = tries === undefined ? pick(context, entry, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, estimate, tries, Date.now());
     if (!instance) break;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
     // reached the service, so moving on adds no load to it.
@@ -267,25 +282,25 @@ async function run(
     if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
     // Only an idempotent attempt with somewhere else to go gets its own limit and can be re-issued.
     const spare = route.idempotent && attempt < attempts - 1 && entry.up.length > 1;
-    const perAttempt = spare ? attemptLimit(context, entry) : undefined;
+    const perAttempt = spare ? attemptLimit(context, estimate) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
     const tracked = spare ? context.inFlight.add(instance) : undefined;
     const attemptLeft = limited ? perAttempt : left;
     const signal = tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller;
     // Hedging: idempotent, another instance to ask, a p95 to wait, and a retry the budget allows.
-    const wait = spare && (options?.hedge ?? context.hedge) ? estimateOf(entry).p95() : undefined;
+    const wait = spare && (options?.hedge ?? context.hedge) ? estimate.p95() : undefined;
     let response: HttpResponse;
     let answered = instance;
     try {
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> => {
           if (target !== instance) (retries[RetryReason.hedge] as number)++;
-          return sendTo(context, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
+          return sendTo(context, entry, estimate, route, target, path, body, options, attemptLeft, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
         };
-        const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, instance) : undefined);
+        const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, estimate, instance, Date.now()) : undefined);
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        response = await sendTo(context, route, instance, path, body, options, attemptLeft, signal, served);
+        response = await sendTo(context, entry, estimate, route, instance, path, body, options, attemptLeft, signal, served);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
@@ -298,7 +313,7 @@ async function run(
       }
       outliers?.failure(entry, instance);
       if (error.kind === 'timeout') {
-        observe(loadOf(instance), Date.now() - started, Date.now()); // as slow as we know it to be, at least
+        observe(loadOf(instance), entry, estimate, Date.now() - started, 1, Date.now()); // as slow as we know it to be, at least
         if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
         lastError = error; // this attempt is slow; another instance may not be
         (tries ??= new Tries()).add(instance, Verdict.slow);
@@ -316,8 +331,7 @@ async function run(
       if (tracked) context.inFlight.delete(instance, tracked);
     }
     const now = Date.now();
-    estimateOf(entry).observe(now - started);
-    observe(loadOf(answered), now - started, now);
+    estimate.observe(now - started);
     const status = response.status;
     if (status >= 500) outliers?.failure(entry, answered);
     else outliers?.success(answered);

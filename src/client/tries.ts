@@ -5,6 +5,7 @@
  */
 import type { Instance, ServiceEntry } from '../discovery/index.ts';
 import { costOf } from './balancer.ts';
+import type { LatencyEstimate } from './latency.ts';
 
 /**
  * How an attempt failed, best first. A per-attempt timeout is a guess (the instance may be alive
@@ -40,7 +41,7 @@ export class Tries {
    * (slow before broken, never gone), in the rotation before out of it, then the cheaper by the
    * balancer's cost. Undefined when every one refused or went DOWN: nothing is worth another try.
    */
-  best(entry: ServiceEntry, neutral: number): Instance | undefined {
+  best(entry: ServiceEntry, estimate: LatencyEstimate, now: number): Instance | undefined {
     let best: Instance | undefined;
     let bestVerdict: Verdict = Verdict.gone;
     let bestInRotation = false;
@@ -52,7 +53,7 @@ export class Tries {
       const better =
         best === undefined ||
         verdict < bestVerdict ||
-        (verdict === bestVerdict && (inRotation !== bestInRotation ? inRotation : costOf(instance, neutral) < costOf(best, neutral)));
+        (verdict === bestVerdict && (inRotation !== bestInRotation ? inRotation : costOf(instance, entry, estimate, now) < costOf(best, entry, estimate, now)));
       if (better) {
         best = instance;
         bestVerdict = verdict;
