@@ -62,6 +62,33 @@ describe('a slow instance', () => {
     expect(share).toBeLessThan(0.15);
   }, 20_000);
 
+  // Issue 22's shape: warm-up, then a count of calls; the slow instance is priced by its own
+  // latency per request in flight, so neither the fast ones' pauses nor their queues of calls
+  // make it the cheaper choice. Its target is 0.5%; the bound leaves a wide margin (the
+  // balancer before the fix gave it several percent here).
+  for (const parallel of [4, 16]) {
+    it(`gets under 2% of the calls after warm-up with ${parallel} in flight, and its share back once it is fast again`, async () => {
+      const lagging: Behaviour = { status: 200, delay: 20 };
+      const { hits, getUser } = await cluster([healthy, healthy, lagging], {});
+      await load((index) => getUser({ id: index }), 300, parallel);
+      const before = hits[2]!;
+      const { failed } = await load((index) => getUser({ id: index }), 3000, parallel);
+      expect(failed).toBe(0);
+      const share = (hits[2]! - before) / 3000;
+      console.info(`slow instance share after warm-up, ${parallel} in flight: ${(share * 100).toFixed(2)}%`);
+      expect(share).toBeLessThan(0.02);
+      // Fast again: within a few hundred calls one of them probes it (its estimate is stale) and
+      // its answer replaces the estimate; counted in calls, not time.
+      lagging.delay = 0;
+      await load((index) => getUser({ id: index }), 600, parallel);
+      const back = hits[2]!;
+      await load((index) => getUser({ id: index }), 1500, parallel);
+      const recovered = (hits[2]! - back) / 1500;
+      console.info(`its share once fast again: ${(recovered * 100).toFixed(1)}%`);
+      expect(recovered).toBeGreaterThan(0.15);
+    }, 30_000);
+  }
+
   it('gets its third with round-robin (what the default avoids)', async () => {
     const { hits, getUser } = await cluster([healthy, healthy, slow], { outlierDetection: false, balancer: 'round-robin' });
     await load((index) => getUser({ id: index }), 300, 4);
