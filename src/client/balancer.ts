@@ -170,7 +170,10 @@ export function pickTwoChoices(entry: ServiceEntry, avoid: Instance | undefined,
  * Two costs within this factor of each other are a tie when neither instance has a recent peak:
  * estimates per request in flight are noisy, and an instance that answers many calls at once
  * looks no dearer with more of them, so among instances about as fast the one with fewer calls
- * out wins (Envoy's least request). A recent peak is a fact, not noise: then the cost decides.
+ * out wins (Envoy's least request), and with as many out, either. Without it the cheaper of two
+ * equal instances would take every call it is drawn for, and the other's estimate (its first
+ * answer, over a new connection) would not be refreshed until it is stale. A recent peak is a
+ * fact, not noise: then the cost decides.
  */
 const TIE = 1.5;
 
@@ -184,11 +187,11 @@ function cheaper(first: Instance, second: Instance, entry: ServiceEntry, estimat
   const secondLoad = loadOf(second);
   const one = priceOf(firstLoad, entry, estimate, now);
   const other = priceOf(secondLoad, entry, estimate, now);
-  if (one < other * TIE && other < one * TIE && firstLoad.outstanding !== secondLoad.outstanding && settled(firstLoad, entry, estimate) && settled(secondLoad, entry, estimate)) {
-    return firstLoad.outstanding < secondLoad.outstanding ? first : second;
+  if (one === other || (one < other * TIE && other < one * TIE && settled(firstLoad, entry, estimate) && settled(secondLoad, entry, estimate))) {
+    if (firstLoad.outstanding !== secondLoad.outstanding) return firstLoad.outstanding < secondLoad.outstanding ? first : second;
+    return Math.random() < 0.5 ? first : second;
   }
-  if (one !== other) return one < other ? first : second;
-  return Math.random() < 0.5 ? first : second; // an exact tie (two new instances) favours neither
+  return one < other ? first : second;
 }
 
 /** Round-robin over the UP instances, other than `avoid` when another exists. */
