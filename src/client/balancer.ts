@@ -13,7 +13,7 @@
  * - the estimate ages by the service's answers, not by time (FADE_ANSWERS): a fast instance's
  *   one pause is forgotten after a few dozen answers, not after seconds;
  * - an instance with no recent answer gets one probe call, whose answer replaces its estimate
- *   (STALE_ANSWERS): a slow instance gets about one call in 128 × instances, and one that is
+ *   (STALE_ANSWERS): a slow instance gets about one call in 256 × instances, and one that is
  *   fast again is back within as many.
  * Everything is updated in place on the instance's {@link Load}: no allocation and no scan per call.
  */
@@ -65,9 +65,10 @@ const FADE_ANSWERS = 16;
  * An estimate is stale when the service has had this many answers per UP instance since the
  * instance's last answer (or DECAY_MS has passed): the instance gets one probe call, priced at the
  * service's mean latency, and that answer replaces the estimate. A slow instance thus gets about
- * one call in 128 × instances, and one that is fast again is back within as many calls.
+ * one call in 256 × instances (0.13% with three), and one that is fast again is back within as
+ * many calls (a fraction of a second at thousands of calls a second).
  */
-const STALE_ANSWERS = 128;
+const STALE_ANSWERS = 256;
 /** The cost of a stale or new instance with a call already out: after every priced instance. */
 const PENALTY = 1e12;
 

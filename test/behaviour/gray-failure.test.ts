@@ -62,12 +62,17 @@ describe('a slow instance', () => {
     expect(share).toBeLessThan(0.15);
   }, 20_000);
 
-  // Issue 22's shape: warm-up, then a count of calls; the slow instance is priced by its own
-  // latency per request in flight, so neither the fast ones' pauses nor their queues of calls
-  // make it the cheaper choice. Its target is 0.5%; the bound leaves a wide margin (the
-  // balancer before the fix gave it several percent here).
-  for (const parallel of [4, 16]) {
-    it(`gets under 2% of the calls after warm-up with ${parallel} in flight, and its share back once it is fast again`, async () => {
+  // Issue 22's shape: warm-up, then a count of calls. The slow instance's target is 0.5% of them
+  // (scripts/bench-tail.mjs measures it across processes). Here every server shares the test's
+  // event loop, so the fast instances' pauses are long and frequent and the share noisier: with 4
+  // in flight it was 0.1–1.6% (the balancer before issue 22: 1.9–2.9%), with 16 0.1–1.0% (before:
+  // 4.0–4.6%). The bounds leave room for that: 16 in flight is the case that tells the two apart;
+  // 4 in flight catches a balancer that stops preferring the fast instances.
+  for (const [parallel, bound] of [
+    [4, 0.04],
+    [16, 0.02],
+  ] as const) {
+    it(`gets under ${bound * 100}% of the calls after warm-up with ${parallel} in flight, and its share back once it is fast again`, async () => {
       const lagging: Behaviour = { status: 200, delay: 20 };
       const { hits, getUser } = await cluster([healthy, healthy, lagging], {});
       await load((index) => getUser({ id: index }), 300, parallel);
@@ -76,11 +81,11 @@ describe('a slow instance', () => {
       expect(failed).toBe(0);
       const share = (hits[2]! - before) / 3000;
       console.info(`slow instance share after warm-up, ${parallel} in flight: ${(share * 100).toFixed(2)}%`);
-      expect(share).toBeLessThan(0.02);
-      // Fast again: within a few hundred calls one of them probes it (its estimate is stale) and
+      expect(share).toBeLessThan(bound);
+      // Fast again: within 256 × 3 answers a call probes it (its estimate is stale) and
       // its answer replaces the estimate; counted in calls, not time.
       lagging.delay = 0;
-      await load((index) => getUser({ id: index }), 600, parallel);
+      await load((index) => getUser({ id: index }), 1000, parallel);
       const back = hits[2]!;
       await load((index) => getUser({ id: index }), 1500, parallel);
       const recovered = (hits[2]! - back) / 1500;
