@@ -81,14 +81,19 @@ export function loadOf(instance: Instance): Load {
   return load;
 }
 
+/** The instances the answer clocks are scaled by: the rotation, at least one (an answer can come after it emptied). */
+function instances(entry: ServiceEntry): number {
+  return entry.up.length || 1;
+}
+
 /** Whether `load`'s estimate is too old to price the instance (see STALE_ANSWERS). */
 function stale(load: Load, entry: ServiceEntry, estimate: LatencyEstimate, now: number): boolean {
-  return load.stamp === 0 || estimate.answers() - load.seen > STALE_ANSWERS * entry.up.length || now - load.stamp > DECAY_MS;
+  return load.stamp === 0 || estimate.answers() - load.seen > STALE_ANSWERS * instances(entry) || now - load.stamp > DECAY_MS;
 }
 
 /** The peak as it stands after the answers the service has had since it was set. */
 function fadedPeak(load: Load, entry: ServiceEntry, estimate: LatencyEstimate): number {
-  return load.peak * Math.exp(-(estimate.answers() - load.peakAt) / (FADE_ANSWERS * entry.up.length));
+  return load.peak * Math.exp(-(estimate.answers() - load.peakAt) / (FADE_ANSWERS * instances(entry)));
 }
 
 /**
@@ -103,7 +108,7 @@ export function observe(load: Load, entry: ServiceEntry, estimate: LatencyEstima
     load.cost = perRequest;
     load.peak = 0;
   } else {
-    const weight = 1 - Math.exp(-(estimate.answers() - load.seen) / (FADE_ANSWERS * entry.up.length));
+    const weight = 1 - Math.exp(-(estimate.answers() - load.seen) / (FADE_ANSWERS * instances(entry)));
     load.cost += (perRequest - load.cost) * (weight > ANSWER_WEIGHT ? weight : ANSWER_WEIGHT);
   }
   atLeast(load, entry, estimate, ms, depth);

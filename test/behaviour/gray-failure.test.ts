@@ -65,7 +65,7 @@ describe('a slow instance', () => {
   // Issue 22's shape: warm-up, then a count of calls. The slow instance's target is 0.5% of them
   // (scripts/bench-tail.mjs measures it across processes). Here every server shares the test's
   // event loop, so the fast instances' pauses are long and frequent and the share noisier: with 4
-  // in flight it was 0.1–1.6% (the balancer before issue 22: 1.9–2.9%), with 16 0.1–1.0% (before:
+  // in flight it was 0.1–1.7% (the balancer before issue 22: 1.9–2.9%), with 16 0.1–1.0% (before:
   // 4.0–4.6%). The bounds leave room for that: 16 in flight is the case that tells the two apart;
   // 4 in flight catches a balancer that stops preferring the fast instances.
   for (const [parallel, bound] of [
