@@ -12,7 +12,7 @@
 // caller goes on calling: the time until the instance's share of a 250 ms window is back to at
 // least 2/3 of a fair third (bounded at 15 s).
 //
-// Why this and section 5 (bench-gray.mjs) disagreed: see docs/performance.md, "Tail latency".
+// Why this and section 5 (bench-gray.mjs) disagreed: docs/performance.md, "Tail with one slow instance".
 //
 // Targets: p99 <= 1.5x healthy at 4 and 16 in flight; throughput >= 0.9x; slow share <= 0.5%;
 // extra requests <= 2% of calls; back to a normal share within 10 s.
