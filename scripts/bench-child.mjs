@@ -5,7 +5,8 @@
 //   {event:'loaded'}                 modules loaded, app built (listens now if BENCH_CHILD_AUTOSTART)
 //   {event:'ready', port, id, at}    listening, and express-micro has started
 //   {event:'converged', at}          it sees BENCH_CHILD_EXPECT other instances UP
-//   {event:'stats', rss, heapUsed, discovery, cpu, at}   answer to the stdin command "stats"
+//   {event:'stats', rss, heapUsed, discovery, served, cpu, at}   answer to the stdin command "stats"
+//                                    (served: GET /users/:id requests received so far)
 // stdin commands, one a line: "go" (listen), "stats", "mode <status> <delay ms>" (how GET
 // /users/:id answers from now on: "mode 200 20" is a slow instance, "mode 500 0" a broken one).
 // It exits when stdin closes. With a `tls` option it is served by https.createServer (asking every
@@ -32,10 +33,12 @@ if (options.tls && options.port === undefined) {
   options.port = await new Promise((resolve) => probe.listen(0, '127.0.0.1', () => resolve(probe.address().port)));
   await new Promise((resolve) => probe.close(resolve));
 }
+let served = 0;
 const micro = expressMicro(app, options);
 let port = 0;
 const mode = { status: 200, delay: 0 };
 app.get('/users/:id', (request, response) => {
+  served++;
   const answer = () => response.status(mode.status).json({ id: request.params.id, name: 'Ada Lovelace', email: 'ada@example.com', port });
   if (mode.delay > 0) setTimeout(answer, mode.delay);
   else answer();
@@ -88,7 +91,7 @@ process.stdin.on('data', (chunk) => {
     }
     else if (command === 'stats') {
       const memory = process.memoryUsage();
-      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, cpu: process.cpuUsage(), up: up.size, at: wall() });
+      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, served, cpu: process.cpuUsage(), up: up.size, at: wall() });
     }
   }
 });

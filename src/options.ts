@@ -93,7 +93,8 @@ export interface ExpressMicroOptions {
   attemptTimeout?: number | 'auto' | false;
   /**
    * How calls are spread over a service's instances: `'p2c'` (two random instances, the one with
-   * the lower latency × outstanding requests wins: a slow instance gets a small share) or
+   * the lower latency per request × outstanding requests wins: a slow instance gets a fraction of
+   * a percent, plus one probe call now and then to see whether it is fast again) or
    * `'round-robin'`. Default: `'p2c'`.
    */
   balancer?: 'p2c' | 'round-robin';

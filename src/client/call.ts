@@ -2,7 +2,7 @@ import type { Instance, MembershipSource, ServiceEntry } from '../discovery/inde
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
 import { RetryReason, type CallSeries } from '../metrics/index.ts';
 import { after, delay, injectActiveSpan, monotonicNow, openTelemetry, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
-import { loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
+import { atLeast, loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
 import { DEADLINE_HEADER, type ServedRequest, type ServedRequests } from './request-context.ts';
 import type { InFlight } from './in-flight.ts';
 import { LatencyEstimate } from './latency.ts';
@@ -87,8 +87,8 @@ function budgetOf(context: CallContext, entry: ServiceEntry): RetryBudget | unde
   return budget;
 }
 
-function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undefined): Instance | undefined {
-  const chosen = context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimateOf(entry).mean()) : pickRoundRobin(entry, avoid);
+function pick(context: CallContext, entry: ServiceEntry, estimate: LatencyEstimate, avoid: Instance | undefined, now: number): Instance | undefined {
+  const chosen = context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimate, now) : pickRoundRobin(entry, avoid);
   if (avoid === undefined || chosen !== avoid) return chosen;
   // The rotation holds only the instance that just failed (the others are suspected, say, by a
   // probe that a busy machine answered late): any other UP instance is worth the retry.
@@ -103,8 +103,8 @@ function pick(context: CallContext, entry: ServiceEntry, avoid: Instance | undef
  * has been tried, the one whose failure was the most likely to pass (`Tries.best`): a restarted
  * instance that was slow to answer its first request, not the one that refused the connection.
  */
-function pickUntried(context: CallContext, entry: ServiceEntry, tries: Tries): Instance | undefined {
-  const chosen = pick(context, entry, tries.last);
+function pickUntried(context: CallContext, entry: ServiceEntry, estimate: LatencyEstimate, tries: Tries, now: number): Instance | undefined {
+  const chosen = pick(context, entry, estimate, tries.last, now);
   if (chosen === undefined || !tries.has(chosen)) return chosen;
   return (
     entry.up.find((instance) => !tries.has(instance)) ??
@@ -120,10 +120,15 @@ type Answer = { response: HttpResponse; answered: Instance };
 
 /**
  * One request to `target`, given `timeout` ms, counted in its outstanding requests while it runs
- * (the balancer's load); `remaining` is what is left of the whole call.
+ * (the balancer's load); `remaining` is what is left of the whole call. Its round trip, and the
+ * requests outstanding when it went out, feed the balancer's estimate of `target`. A hedged
+ * request cancelled because the other answered first tells the balancer only that the instance
+ * is at least that slow.
  */
 async function sendTo(
   context: CallContext,
+  entry: ServiceEntry,
+  estimate: LatencyEstimate,
   route: CompiledRoute,
   target: Instance,
   path: string,
@@ -135,11 +140,19 @@ async function sendTo(
   served: ServedRequest | undefined,
 ): Promise<HttpResponse> {
   const load = loadOf(target);
-  load.outstanding++;
+  const depth = ++load.outstanding;
+  const sent = Date.now();
   try {
     // The callee is told what is left of the whole call, as gRPC does: this attempt's own limit is
     // the caller's guess about when to try elsewhere, not a bound on the callee's work.
-    return await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, remaining, served), body, timeout, signal });
+    const response = await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, remaining, served), body, timeout, signal });
+    const now = Date.now();
+    observe(load, entry, estimate, now - sent, depth, now);
+    load.answeredAt = now;
+    return response;
+  } catch (error) {
+    if (signal?.reason === HEDGE_LOST) atLeast(load, entry, estimate, Date.now() - sent, depth);
+    throw error;
   } finally {
     load.outstanding--;
   }
@@ -182,10 +195,10 @@ function backoff(retry: number): number {
   return Math.random() * Math.min(250, 25 * 2 ** retry);
 }
 
-function attemptLimit(context: CallContext, entry: ServiceEntry): number | undefined {
+function attemptLimit(context: CallContext, estimate: LatencyEstimate): number | undefined {
   const setting = context.attemptTimeout;
   if (setting === false) return undefined;
-  return setting === 'auto' ? estimateOf(entry).attemptTimeout(ATTEMPT_FLOOR_MS) : setting;
+  return setting === 'auto' ? estimate.attemptTimeout(ATTEMPT_FLOOR_MS) : setting;
 }
 
 /**
@@ -251,6 +264,7 @@ async function run(
   const attempts = 1 + context.retries;
   const caller = options?.signal;
   const budget = budgetOf(context, entry);
+  const estimate = estimateOf(entry);
   const outliers = context.outliers;
   budget?.deposit(begun);
   let lastError: unknown;
@@ -260,7 +274,7 @@ async function run(
   let refused = false;
   let retryReason: number = RetryReason.connection;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const instance = tries === undefined ? pick(context, entry, undefined) : pickUntried(context, entry, tries);
+    const instance = tries === undefined ? pick(context, entry, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, estimate, tries, Date.now());
     if (!instance) break;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
     // reached the service, so moving on adds no load to it.
@@ -277,26 +291,26 @@ async function run(
     // processes (node:cluster workers), and a connection handed to a worker as it died is never
     // answered: a new connection reaches a live worker.
     const spare = route.idempotent && attempt < attempts - 1;
-    const perAttempt = spare ? attemptLimit(context, entry) : undefined;
+    const perAttempt = spare ? attemptLimit(context, estimate) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
     // Re-issued when its instance is suspected or goes DOWN: only worth it with another to go to.
     const tracked = spare && entry.up.length > 1 ? context.inFlight.add(instance) : undefined;
     const attemptLeft = limited ? perAttempt : left;
     const signal = tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller;
     // Hedging: idempotent, another instance to ask, a p95 to wait, and a retry the budget allows.
-    const wait = spare && (options?.hedge ?? context.hedge) ? estimateOf(entry).p95() : undefined;
+    const wait = spare && (options?.hedge ?? context.hedge) ? estimate.p95() : undefined;
     let response: HttpResponse;
     let answered = instance;
     try {
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> => {
           if (target !== instance) (retries[RetryReason.hedge] as number)++;
-          return sendTo(context, route, target, path, body, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
+          return sendTo(context, entry, estimate, route, target, path, body, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
         };
-        const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, instance) : undefined);
+        const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, estimate, instance, Date.now()) : undefined);
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        response = await sendTo(context, route, instance, path, body, options, attemptLeft, left, signal, served);
+        response = await sendTo(context, entry, estimate, route, instance, path, body, options, attemptLeft, left, signal, served);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
@@ -309,7 +323,7 @@ async function run(
       }
       outliers?.failure(entry, instance);
       if (error.kind === 'timeout') {
-        observe(loadOf(instance), Date.now() - started, Date.now()); // as slow as we know it to be, at least
+        observe(loadOf(instance), entry, estimate, Date.now() - started, 1, Date.now()); // as slow as we know it to be, at least
         if (!limited) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
         lastError = error; // this attempt is slow; another instance may not be
         (tries ??= new Tries()).add(instance, Verdict.slow);
@@ -327,10 +341,7 @@ async function run(
       if (tracked) context.inFlight.delete(instance, tracked);
     }
     const now = Date.now();
-    estimateOf(entry).observe(now - started);
-    const load = loadOf(answered);
-    observe(load, now - started, now);
-    load.answeredAt = now;
+    estimate.observe(now - started);
     const status = response.status;
     if (status >= 500) outliers?.failure(entry, answered);
     else outliers?.success(answered);

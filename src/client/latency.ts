@@ -45,6 +45,11 @@ export class LatencyEstimate {
     return this.#samples < HEDGE_MIN_SAMPLES ? undefined : this.#p95;
   }
 
+  /** How many answers have been observed: the clock the balancer ages its estimates by. */
+  answers(): number {
+    return this.#samples;
+  }
+
   /** The smoothed mean in ms (0 before the first answer): where a new instance's cost starts. */
   mean(): number {
     return this.#smoothed;
