@@ -18,15 +18,23 @@ export function defaultSecretPath(): string {
 class LinkedSecretFileError extends SecretFileError {}
 
 const MIN_LENGTH = 32;
-/** How often a reader looks again while a creator's temporary link still exists. */
-const LINK_RETRIES = 1000;
+/**
+ * How long a reader keeps looking while a creator's temporary link still exists. A time, not a
+ * count: the creator is another process, which a busy machine may not run for a while between
+ * its link and its unlink (1,000 tight retries ran out under a full test suite).
+ */
+const LINK_SETTLE_MS = 1000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 function readSettled(path: string): string {
-  for (let attempt = 0; ; attempt++) {
+  const giveUp = Date.now() + LINK_SETTLE_MS;
+  for (;;) {
     try {
       return readTrusted(path);
     } catch (error) {
-      if (!(error instanceof LinkedSecretFileError) || attempt >= LINK_RETRIES) throw error;
+      if (!(error instanceof LinkedSecretFileError) || Date.now() >= giveUp) throw error;
+      // Start-up only, and synchronous like the rest of this file: sleep a millisecond, no spin.
+      Atomics.wait(pause, 0, 0, 1);
     }
   }
 }
