@@ -118,6 +118,29 @@ export async function spawnService(serviceName: string, options: Record<string, 
   return service;
 }
 
+/**
+ * Sends SIGTERM and resolves with how the process ended: the code it exited with by itself (from
+ * the fixture's "EXIT <code>" line, since Deno's child_process reports the signal it sent
+ * instead), else the signal that ended it. Fails after `bound` ms.
+ */
+export function terminate(service: ChildService, bound = 15_000): Promise<{ code: number | null; signal: string | null }> {
+  return new Promise((resolve, reject) => {
+    let said: number | undefined;
+    const listen = (chunk: Buffer) => {
+      const match = /EXIT (\d+)/.exec(chunk.toString());
+      if (match) said = Number(match[1]);
+    };
+    service.child.stdout?.on('data', listen);
+    const timer = setTimeout(() => reject(new Error(`${service.url} did not exit within ${bound} ms of SIGTERM`)), bound);
+    service.child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      service.child.stdout?.off('data', listen);
+      resolve(said === undefined ? { code, signal } : { code: said, signal: null });
+    });
+    service.child.kill('SIGTERM');
+  });
+}
+
 /** Kills every child a test spawned; call from afterEach. */
 export async function killAll(): Promise<void> {
   await Promise.all([...children].map((child) => child.kill()));

@@ -9,7 +9,7 @@
  * `drain`, the figures the README compares against; both are expected to fail.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { killAll, spawnService, waitFor, type ChildService } from '../helpers.ts';
+import { killAll, spawnService, terminate, waitFor, type ChildService } from '../helpers.ts';
 import { startApp, stopApps, type FaultService } from './helpers.ts';
 import { runLoad, type Load } from './load.ts';
 
@@ -34,18 +34,6 @@ function upIds(client: FaultService, url: string): string[] {
   return client.micro.peers().filter((peer) => peer.service === 'user-service' && peer.url === url && peer.status === 'UP').map((peer) => peer.id);
 }
 
-/** SIGTERM, and how the process ended: its own exit code, or the signal that ended it. */
-function terminate(child: ChildService): Promise<{ code: number | null; signal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${child.url} did not exit within ${EXIT_BOUND} ms of SIGTERM`)), EXIT_BOUND);
-    child.child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal });
-    });
-    child.child.kill('SIGTERM');
-  });
-}
-
 describe('rolling restart with drain', () => {
   it(`loses no call, POSTs included, while each instance in turn is stopped with SIGTERM and restarted (${MODE})`, async () => {
     if (MODE === 'close') process.env.FIXTURE_ON_SIGTERM = 'close';
@@ -65,7 +53,7 @@ describe('rolling restart with drain', () => {
       for (let round = 0; round < ROUNDS; round++) {
         const slot = slots[round % slots.length] as Slot;
         const before = upIds(client, slot.url)[0];
-        const exit = await terminate(slot.child);
+        const exit = await terminate(slot.child, EXIT_BOUND);
         if (MODE === 'drain') expect(exit, `instance ${slot.url} exits 0 by itself after draining`).toEqual({ code: 0, signal: null });
         slot.child = await spawn(slot.port);
         await waitFor(() => upIds(client, slot.url).some((id) => id !== before), `the client sees ${slot.url} UP again (round ${round})`, 10_000);

@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ExpressMicroOptions } from '../../src/index.ts';
 import { signRequest } from '../../src/security/index.ts';
-import { killAll, spawnService, waitFor, type ChildService } from '../helpers.ts';
+import { killAll, spawnService, terminate, waitFor, type ChildService } from '../helpers.ts';
 import { startApp, stopApps, type FaultService } from './helpers.ts';
 import { runLoad } from './load.ts';
 
@@ -33,17 +33,6 @@ interface Slot {
 
 function upAt(caller: FaultService, url: string): string[] {
   return caller.micro.peers().filter((peer) => peer.service === 'user-service' && peer.url === url && peer.status === 'UP').map((peer) => peer.id);
-}
-
-function terminate(child: ChildService): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${child.url} did not exit within ${EXIT_BOUND} ms of SIGTERM`)), EXIT_BOUND);
-    child.child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-    child.child.kill('SIGTERM');
-  });
 }
 
 /** A child's `express_micro_previous_secret_accepted_total`, read with secret B as the cluster would send it. */
@@ -79,7 +68,7 @@ async function rotate(hmac: boolean): Promise<void> {
     for (const secret of PHASES) {
       for (const slot of slots) {
         const before = upAt(caller, slot.url)[0];
-        expect(await terminate(slot.child), `${slot.url} drains and exits 0`).toBe(0);
+        expect(await terminate(slot.child, EXIT_BOUND), `${slot.url} drains and exits 0`).toEqual({ code: 0, signal: null });
         slot.child = await spawn(secret, urls.filter((url) => url !== slot.url), slot.port);
         await waitFor(() => upAt(caller, slot.url).some((id) => id !== before), `the caller sees ${slot.url} UP again with ${secret.length} secret(s)`, 10_000);
         const count = served(slot);
