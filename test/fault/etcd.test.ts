@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ExpressMicroOptions, Logger } from '../../src/index.ts';
 import { killAll, spawnService, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
 import { b64, etcdCall, etcdKeys, etcdMissing, EtcdCluster } from '../support/etcd.ts';
+import { certificates, hasOpenssl } from '../support/certificates.ts';
 
 const reason = etcdMissing();
 if (reason) console.log(reason);
@@ -164,5 +165,24 @@ const start = (name: string, options: ExpressMicroOptions): Promise<TestService>
     expect(lines.join('\n')).not.toContain('wrong-pw');
     expect(upInstances(a.micro, 'bad-service')).toEqual([]);
     await etcdCall(endpoint, '/v3/auth/disable', {}, ((await etcdCall(endpoint, '/v3/auth/authenticate', { name: 'root', password: 'root-pw' })).token as string));
+  }, 40_000);
+
+  it('registers and watches over mutual TLS (registry tls), and says once why an instance without a client certificate cannot', async () => {
+    if (!hasOpenssl()) throw new Error('openssl is missing: .ci/run installs it');
+    const { ca, node, other } = certificates();
+    etcd = await EtcdCluster.start(1, { ca, ...node });
+    const prefix = `/em-fault-${++count}/`;
+    expect(etcd.endpoints[0]).toMatch(/^https:/);
+    const a = await start('user-service', { registry: registry(etcd.endpoints, prefix, { tls: { ca, ...other } }) });
+    const b = await start('order-service', { registry: registry(etcd.endpoints, prefix, { tls: { ca, ...other } }) });
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 1 && upInstances(a.micro, 'order-service').length === 1, 'each sees the other through a TLS etcd', 10_000);
+    expect(await b.micro.services.userService.getUser({ id: 3 })).toEqual({ id: '3', name: 'user-service' });
+    // Only the CA, no client certificate: etcd refuses the handshake; one line, never registered.
+    const { logger, lines } = recorder();
+    const anonymous = await start('anonymous-service', { registry: registry(etcd.endpoints, prefix, { tls: { ca } }), logger });
+    await waitFor(() => lines.some((line) => line.startsWith('warn') && line.includes('etcd')), 'anonymous-service says etcd cannot be reached', 10_000);
+    expect(lines.filter((line) => line.startsWith('warn') && line.includes('etcd'))).toHaveLength(1);
+    expect(upInstances(a.micro, 'anonymous-service')).toEqual([]);
+    expect(anonymous.micro.peers().filter((peer) => !peer.self)).toEqual([]);
   }, 40_000);
 });

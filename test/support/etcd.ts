@@ -4,7 +4,8 @@
  * gives the binary; without it the tests skip with one line, and fail under CI.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,26 @@ export async function etcdKeys(endpoint: string, prefix: string, token?: string)
   return ((answer.kvs as { key: string }[] | undefined) ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString('utf8'));
 }
 
+/** PEM material for an etcd that serves its clients over mutual TLS. */
+export interface EtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** One POST over mutual TLS, for the health check of a TLS etcd. */
+function postOverTls(endpoint: string, path: string, body: unknown, tls: EtcdTls): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sent = request(endpoint + path, { method: 'POST', ...tls, timeout: 3000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    sent.on('timeout', () => sent.destroy(new Error('timeout')));
+    sent.on('error', reject);
+    sent.end(JSON.stringify(body));
+  });
+}
+
 interface Member {
   name: string;
   client: number;
@@ -73,19 +94,25 @@ export class EtcdCluster {
   readonly #dir: string;
   readonly #members: Member[];
   readonly #token = `t${Math.random().toString(16).slice(2)}`;
+  readonly #tls: EtcdTls | undefined;
 
-  private constructor(dir: string, members: Member[]) {
+  private constructor(dir: string, members: Member[], tls: EtcdTls | undefined) {
     this.#dir = dir;
     this.#members = members;
+    this.#tls = tls;
   }
 
-  /** Starts `size` members and waits until the cluster serves reads (a leader is elected). */
-  static async start(size = 1): Promise<EtcdCluster> {
+  /**
+   * Starts `size` members and waits until the cluster serves reads (a leader is elected). With
+   * `tls`, clients are served over HTTPS and must present a certificate from its CA.
+   */
+  static async start(size = 1, tls?: EtcdTls): Promise<EtcdCluster> {
     if (!ETCD) throw new Error('no etcd binary');
     const dir = mkdtempSync(join(tmpdir(), 'em-etcd-'));
     const members: Member[] = [];
     for (let index = 0; index < size; index++) members.push({ name: `m${index}`, client: await freePort(), peer: await freePort(), process: undefined });
-    const cluster = new EtcdCluster(dir, members);
+    if (tls) for (const [name, pem] of Object.entries(tls)) writeFileSync(join(dir, `${name}.pem`), pem);
+    const cluster = new EtcdCluster(dir, members, tls);
     for (let index = 0; index < size; index++) cluster.#spawn(index);
     await cluster.healthy();
     return cluster;
@@ -93,7 +120,7 @@ export class EtcdCluster {
 
   /** Client URLs, one per member. */
   get endpoints(): string[] {
-    return this.#members.map((member) => `http://127.0.0.1:${member.client}`);
+    return this.#members.map((member) => `${this.#tls ? 'https' : 'http'}://127.0.0.1:${member.client}`);
   }
 
   #spawn(index: number): void {
@@ -102,8 +129,11 @@ export class EtcdCluster {
     const args = [
       '--name', member.name,
       '--data-dir', join(this.#dir, member.name),
-      '--listen-client-urls', `http://127.0.0.1:${member.client}`,
-      '--advertise-client-urls', `http://127.0.0.1:${member.client}`,
+      '--listen-client-urls', `${this.#tls ? 'https' : 'http'}://127.0.0.1:${member.client}`,
+      '--advertise-client-urls', `${this.#tls ? 'https' : 'http'}://127.0.0.1:${member.client}`,
+      ...(this.#tls
+        ? ['--cert-file', join(this.#dir, 'cert.pem'), '--key-file', join(this.#dir, 'key.pem'), '--trusted-ca-file', join(this.#dir, 'ca.pem'), '--client-cert-auth']
+        : []),
       '--listen-peer-urls', `http://127.0.0.1:${member.peer}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${member.peer}`,
       '--initial-cluster', initial,
@@ -130,9 +160,10 @@ export class EtcdCluster {
       async () => {
         const answers = await Promise.all(
           running.map((member) =>
-            etcdCall(`http://127.0.0.1:${member.client}`, '/v3/kv/range', { key: b64('health') })
-              .then((answer) => answer.header !== undefined)
-              .catch(() => false),
+            (this.#tls
+              ? postOverTls(`https://127.0.0.1:${member.client}`, '/v3/kv/range', { key: b64('health') }, this.#tls).then((status) => status === 200)
+              : etcdCall(`http://127.0.0.1:${member.client}`, '/v3/kv/range', { key: b64('health') }).then((answer) => answer.header !== undefined)
+            ).catch(() => false),
           ),
         );
         return answers.every(Boolean);
