@@ -1,6 +1,6 @@
 // The etcd registry against one real etcd member, on Node, Bun and Deno alike. The heavier
 // scenarios (a crashed instance in its own process, a three-member cluster, outages, compaction,
-// authentication) are Node-only: test/fault/etcd.test.ts.
+// authentication, TLS) are in test/fault/etcd.test.ts, also run on every runtime.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExpressMicroOptions, Logger } from '../../src/index.ts';
 import { discovery, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';

@@ -1,7 +1,8 @@
-// The etcd registry under faults, Node only: instances in their own processes (SIGKILL), a
-// three-member etcd cluster losing one member or all of them, compaction behind a broken watch,
-// and etcd's authentication. The shared suite (test/behaviour/etcd-registry.test.ts) covers one
-// member on every runtime. Needs the build (spawnService runs dist/).
+// The etcd registry under faults, in the shared suite (Node, Bun and Deno; the instances that are
+// killed run as child processes of the runtime under test): a SIGKILLed instance, a three-member
+// etcd cluster losing one member or all of them, compaction behind a broken watch, etcd's
+// authentication, mutual TLS. test/behaviour/etcd-registry.test.ts covers one member. Needs the
+// build (spawnService runs dist/).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExpressMicroOptions, Logger } from '../../src/index.ts';
 import { killAll, spawnService, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
