@@ -69,6 +69,8 @@ export class EtcdMembership implements MembershipSource {
   #reachable: boolean | undefined;
   #refusedCredentials = false;
   #closed = false;
+  /** The lease granted last, its record perhaps not written yet. */
+  #granted: string | undefined;
 
   constructor(settings: EtcdSettings, client: DiscoveryClient, readRoutes: () => RouteDescriptor[], http?: StreamingHttpClient) {
     this.#settings = settings;
@@ -183,7 +185,7 @@ export class EtcdMembership implements MembershipSource {
     }
     this.#timers.clear();
     this.#resolveReady();
-    const lease = this.#lease;
+    const lease = this.#lease ?? this.#granted;
     this.#lease = undefined;
     if (lease !== undefined) await this.#gateway.call('/v3/lease/revoke', { ID: lease }, 1000).catch(() => {});
     await this.#http.close();
@@ -230,6 +232,9 @@ export class EtcdMembership implements MembershipSource {
     const grant = await this.#gateway.call('/v3/lease/grant', { TTL: this.#registry.ttl }, this.#timeout);
     const lease = typeof grant.ID === 'string' && /^[0-9]+$/.test(grant.ID) ? grant.ID : undefined;
     if (lease === undefined) throw new EtcdAnswerError('etcd granted no lease', 0);
+    // close() may come while the put is on its way (the others can see the record before this
+    // instance hears back): it revokes this lease too, so the record goes either way.
+    this.#granted = lease;
     if (this.#closed) {
       await this.#gateway.call('/v3/lease/revoke', { ID: lease }, 1000).catch(() => {});
       return;
