@@ -129,11 +129,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A free port whose URL sorts before `url`'s (so that instance is listed, and tried, first). */
+/** Whether `port` can be bound on 127.0.0.1 now (it is closed again at once). */
+async function isFree(port: number): Promise<boolean> {
+  const probe = createServer();
+  const bound = await new Promise<boolean>((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (bound) await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return bound;
+}
+
+/**
+ * A free port whose URL sorts before `url`'s (so that instance is listed, and tried, first).
+ * Ports the kernel hands out for port 0 start at 32768, so one that sorts before them is looked
+ * for below that, where nothing else in the tests binds (a port 0 pick rarely sorted before:
+ * 50 tries failed in a CI run).
+ */
 export async function freePortBefore(url: string): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const port = await freePort();
-    if (`http://127.0.0.1:${port}` < url) return port;
+  const start = 10_000 + Math.floor(Math.random() * 20_000);
+  for (let offset = 0; offset < 200; offset++) {
+    const port = start + offset;
+    if (`http://127.0.0.1:${port}` < url && (await isFree(port))) return port;
   }
   throw new Error(`no free port sorts before ${url}`);
 }
