@@ -1,10 +1,11 @@
 import type { Logger } from '../options.ts';
 import type { RouteDescriptor } from '../routes/index.ts';
-import { monotonicNow, randomHex, resolveAddresses, sha256Hex, TransportError, type Timer } from '../runtime/index.ts';
+import { monotonicNow, randomHex, resolveAddresses, TransportError, type Timer } from '../runtime/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Emitter } from './emitter.ts';
 import { LocalHealth } from './local-health.ts';
+import { LocalMember } from './local-member.ts';
 import { minimumSuspicion, Suspicion } from './suspicion.ts';
 import { MembershipTable, state, type Instance } from './table.ts';
 import type { GossipProtocol, MembershipSource } from './source.ts';
@@ -54,8 +55,6 @@ export interface DiscoveryClient {
   post(origin: string, path: string, payload: unknown, timeout: number): Promise<unknown>;
 }
 
-/** How long this instance's own routes are cached before they are read from the app again. */
-const ROUTES_TTL = 1000;
 /** News items riding on one message. */
 const PIGGYBACK = 16;
 /** How many members urgent news (a suspicion, a death, a refutation, a leave) is pushed to at once. */
@@ -83,7 +82,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   readonly #settings: ClusterSettings;
   readonly #client: DiscoveryClient;
-  readonly #readRoutes: () => RouteDescriptor[];
+  readonly #member: LocalMember;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #broadcasts = new Broadcasts();
@@ -115,29 +114,24 @@ export class Cluster implements MembershipSource, GossipProtocol {
   #reconnectNext = 0;
   #rounds = 0;
   #lastPushPull = 0;
-  #incarnation = 0;
   #seeds: string[] = [];
   /** What each seed name last resolved to, so a change is logged once. */
   readonly #resolved = new Map<string, string>();
   #resolveReady: () => void = () => {};
-  #self: Instance | undefined;
-  #routesReadAt = 0;
   #timer: Timer | undefined;
   #closed = false;
-  #id: string;
 
   constructor(settings: ClusterSettings, client: DiscoveryClient, readRoutes: () => RouteDescriptor[]) {
     this.#settings = settings;
     this.#client = client;
-    this.#readRoutes = readRoutes;
     this.#clock = settings.clock ?? systemClock;
     this.#random = settings.random ?? Math.random;
-    this.#id = settings.id ?? randomHex(8);
     this.events = new Emitter((error) => settings.logger.error(`express-micro: an event listener threw: ${String(error)}`));
     // Coming UP (first seen, or back after DOWN) is news at info; going DOWN is warned where the
     // death is confirmed, with its reason.
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
+    this.#member = new LocalMember(settings.name, settings.id ?? randomHex(8), this.table, readRoutes, () => this.#clock.now());
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 
@@ -148,16 +142,16 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   /** This instance's id: random, or the one `start` was given. */
   get id(): string {
-    return this.#id;
+    return this.#member.id;
   }
 
   /** This instance's URL once started. */
   get url(): string | undefined {
-    return this.#self?.url;
+    return this.#member.instance?.url;
   }
 
   get started(): boolean {
-    return this.#self !== undefined;
+    return this.#member.instance !== undefined;
   }
 
   /**
@@ -165,35 +159,20 @@ export class Cluster implements MembershipSource, GossipProtocol {
    * `id` replaces the random id, for processes that share a URL and so must share an id.
    */
   start(url: string, id?: string): void {
-    if (this.#self || this.#closed) return;
-    if (id !== undefined) this.#id = id;
-    const routes = this.#readRoutes();
-    this.#routesReadAt = this.#clock.now();
-    this.#self = this.table.upsert({ protocol: PROTOCOL_VERSION, name: this.#settings.name, id: this.id, url, routes, rev: revision(routes), incarnation: 0 }, true, this.#clock.now());
+    if (this.#closed || !this.#member.start(url, id)) return;
     this.#schedule();
     void this.#join().then(() => this.#resolveReady());
   }
 
   /** This instance's descriptor, with its routes read again when the cached copy is old. */
   descriptor(): Descriptor {
-    const self = this.#requireSelf();
-    this.refreshRoutes(false);
-    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev, incarnation: this.#incarnation };
+    return this.#member.descriptor();
   }
 
   /** Reads this app's routes again (at most once a second unless `force`); new routes are gossiped. */
   refreshRoutes(force: boolean): void {
-    const self = this.#self;
-    const now = this.#clock.now();
-    if (!self || (!force && now - this.#routesReadAt < ROUTES_TTL)) return;
-    this.#routesReadAt = now;
-    const routes = this.#readRoutes();
-    const rev = revision(routes);
-    if (rev === self.rev) return;
     // A new incarnation orders the news: members that hear it fetch the routes (`describe`).
-    this.#incarnation++;
-    this.table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev, incarnation: this.#incarnation }, true, now);
-    this.#broadcasts.add(state(self));
+    if (this.#member.refreshRoutes(force)) this.#broadcasts.add(state(this.#member.require()));
   }
 
   // ---- joining and syncing ------------------------------------------------------------------
@@ -220,7 +199,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   async #join(): Promise<void> {
     const seeds = await this.#resolveSeeds();
-    await Promise.allSettled(seeds.filter((seed) => seed !== this.#self?.url).map((seed) => this.exchange(seed)));
+    await Promise.allSettled(seeds.filter((seed) => seed !== this.#member.instance?.url).map((seed) => this.exchange(seed)));
   }
 
   /**
@@ -240,7 +219,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   /** Fetches the descriptor (routes) of the instance at `url`, introducing this one in turn. */
   #describe(url: string): void {
-    if (this.#closed || url === this.#self?.url || this.#refusesPlain(url) || this.#exchanges.has(`describe ${url}`) || this.#describeQueue.has(url)) return;
+    if (this.#closed || url === this.#member.instance?.url || this.#refusesPlain(url) || this.#exchanges.has(`describe ${url}`) || this.#describeQueue.has(url)) return;
     this.#describeQueue.add(url);
     this.#pumpDescribes();
   }
@@ -264,7 +243,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   /** Runs one exchange per key at a time, and says what went wrong, once where it matters. */
   #once(kind: 'register' | 'describe', url: string, run: () => Promise<void>): Promise<void> {
-    if (this.#closed || !this.#self || url === this.#self.url) return Promise.resolve();
+    if (this.#closed || !this.#member.instance || url === this.#member.instance.url) return Promise.resolve();
     const key = `${kind} ${url}`;
     const running = this.#exchanges.get(key);
     if (running) return running;
@@ -314,7 +293,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
    * answered): added when new, its routes updated, brought back when its incarnation is newer.
    */
   #admit(descriptor: Descriptor, inbound = false): void {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     if (descriptor.id === self.id || descriptor.url === self.url || this.#departed.has(descriptor.id) || this.#refusesPlain(descriptor.url)) return;
     const now = this.#clock.now();
     const known = this.table.get(descriptor.id);
@@ -353,7 +332,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
    * and that is said once per URL (docs/ARCHITECTURE.md, "TLS").
    */
   #refusesPlain(url: string): boolean {
-    if (!this.#self?.url.startsWith('https:') || url.startsWith('https:')) return false;
+    if (!this.#member.instance?.url.startsWith('https:') || url.startsWith('https:')) return false;
     this.#warnOnce(`plain ${url}`, `express-micro: left out the member at ${url}: this instance uses TLS and never sends over plain http`);
     return true;
   }
@@ -429,7 +408,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
    * other member in turn. SWIM's shuffled round-robin gives the second property, not the first.
    */
   #nextTarget(): Instance | undefined {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     if (this.#ringRevision !== this.table.revision) {
       this.#ring = [...this.table.instances()].filter((instance) => instance.status === 'UP').sort((a, b) => (a.id < b.id ? -1 : 1));
       this.#ringSelf = this.#ring.indexOf(self);
@@ -506,7 +485,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   /** Pings `url`, expecting instance `id`. An answer from another id means the process restarted. */
   async #ping(known: Instance | undefined, id: string, url: string, timeout: number): Promise<ProbeResult> {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     const message: PingMessage = { id: self.id, url: self.url, target: id, updates: this.#news(known) };
     let answer: PingAnswer | string;
     const sent = monotonicNow();
@@ -546,7 +525,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
   }
 
   async #askToProbe(helper: Instance, target: Instance, timeout: number): Promise<ProbeResult | 'nack' | 'none'> {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     const message: PingRequestMessage = { id: self.id, url: self.url, target: { id: target.id, url: target.url }, timeout, updates: this.#news(helper) };
     try {
       const answer = parsePingRequestAnswer(await this.#client.post(helper.url, '/_discovery/ping-req', message, timeout * 2));
@@ -560,7 +539,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   /** Handles a ping: merge the news, introduce a stranger, answer with this instance's incarnation. */
   onPing(message: PingMessage | undefined): PingAnswer {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     let sender: Instance | undefined;
     if (message) {
       for (const update of message.updates) this.#merge(update);
@@ -569,7 +548,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
       if (!sender && message.id !== self.id && !this.#departed.has(message.id)) this.#describe(message.url);
     }
     this.refreshRoutes(false);
-    return { id: self.id, name: self.name, rev: self.rev, incarnation: this.#incarnation, digest: this.table.digest(), updates: message ? this.#news(sender) : [] };
+    return { id: self.id, name: self.name, rev: self.rev, incarnation: this.#member.incarnation, digest: this.table.digest(), updates: message ? this.#news(sender) : [] };
   }
 
   /** Handles a ping-req: probe the target for the sender and say whether it answered. */
@@ -626,7 +605,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
    * wins; at the same incarnation suspect beats alive and dead beats both. New news is passed on.
    */
   #merge(update: MemberState): void {
-    const self = this.#self;
+    const self = this.#member.instance;
     if (!self || this.#closed) return;
     if (update.id === self.id) return this.#aboutSelf(update);
     if (this.#departed.has(update.id)) return;
@@ -682,15 +661,13 @@ export class Cluster implements MembershipSource, GossipProtocol {
 
   /** News about this instance: a suspicion or death of its current incarnation is refuted. */
   #aboutSelf(update: MemberState): void {
-    if (update.status === 'alive' || update.incarnation < this.#incarnation) return;
-    this.#incarnation = update.incarnation + 1;
-    const self = this.#requireSelf();
-    self.incarnation = this.#incarnation;
+    if (update.status === 'alive' || !this.#member.refute(update.incarnation)) return;
+    const self = this.#member.require();
     // Being suspected hints that this instance is the slow one (Lifeguard).
     this.#health.worse();
     const refutation = state(self);
     this.#urgentNews(refutation);
-    this.#settings.logger.debug?.(`express-micro: refuted being ${update.status} (incarnation ${this.#incarnation})`);
+    this.#settings.logger.debug?.(`express-micro: refuted being ${update.status} (incarnation ${this.#member.incarnation})`);
   }
 
   /** Suspects a member, or counts another member's independent suspicion of it. */
@@ -806,7 +783,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
     this.#hotTimer?.stop();
     for (const suspicion of this.#suspicions.values()) suspicion.stop();
     this.#resolveReady();
-    const self = this.#self;
+    const self = this.#member.instance;
     if (!self || this.#settings.shared === true) return;
     // A peer with an exchange still in flight adds this instance when it arrives, before this
     // instance reads its answer: let the exchange settle, then tell that peer too.
@@ -823,10 +800,6 @@ export class Cluster implements MembershipSource, GossipProtocol {
     return Math.max(1000, this.#settings.pingTimeout * 2);
   }
 
-  #requireSelf(): Instance {
-    if (!this.#self) throw new Error('express-micro: discovery used before the instance started');
-    return this.#self;
-  }
 }
 
 /** A shuffled copy of `items` (Fisher–Yates), or its first `count` after shuffling that far. */
@@ -838,8 +811,4 @@ function shuffle<T>(items: T[], random: () => number, count = items.length): T[]
     [copy[index], copy[swap]] = [copy[swap] as T, copy[index] as T];
   }
   return copy.length === take ? copy : copy.slice(0, take);
-}
-
-function revision(routes: RouteDescriptor[]): string {
-  return sha256Hex(JSON.stringify(routes)).slice(0, 16);
 }

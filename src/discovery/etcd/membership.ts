@@ -1,11 +1,12 @@
 import type { Logger } from '../../options.ts';
 import type { RouteDescriptor } from '../../routes/index.ts';
-import { after, createStreamingClient, randomHex, sha256Hex, TransportError, type StreamingHttpClient, type Timer } from '../../runtime/index.ts';
+import { after, createStreamingClient, randomHex, TransportError, type StreamingHttpClient, type Timer } from '../../runtime/index.ts';
 import type { DiscoveryClient } from '../cluster.ts';
 import { Emitter } from '../emitter.ts';
+import { LocalMember } from '../local-member.ts';
 import type { GossipProtocol, MembershipSource } from '../source.ts';
 import { MembershipTable, type Instance } from '../table.ts';
-import { PROTOCOL_VERSION, type Descriptor, type PingAnswer, type PingMessage } from '../types.ts';
+import { type Descriptor, type PingAnswer, type PingMessage } from '../types.ts';
 import { parseDescriptor, parsePingAnswer } from '../validate.ts';
 import { decode, encode, EtcdAnswerError, EtcdCredentialsError, EtcdGateway, prefixEnd } from './gateway.ts';
 import type { ResolvedEtcdRegistry } from './options.ts';
@@ -24,8 +25,6 @@ export interface EtcdSettings {
 const MAX_RECORD_BYTES = 1024 * 1024;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
-/** How long this instance's own routes are cached before they are read from the app again. */
-const ROUTES_TTL = 1000;
 
 /**
  * Membership from etcd v3 (docs/ARCHITECTURE.md, "The etcd registry"): this instance writes its
@@ -48,7 +47,7 @@ export class EtcdMembership implements MembershipSource {
   readonly #http: StreamingHttpClient;
   readonly #gateway: EtcdGateway;
   readonly #client: DiscoveryClient;
-  readonly #readRoutes: () => RouteDescriptor[];
+  readonly #member: LocalMember;
   readonly #stop = new AbortController();
   readonly #timers = new Set<{ timer: Timer; resolve: () => void }>();
   /** etcd key → the id of the instance its record describes. */
@@ -57,10 +56,6 @@ export class EtcdMembership implements MembershipSource {
   readonly #ignored = new Map<string, string>();
   readonly #rechecking = new Set<string>();
   #resolveReady: () => void = () => {};
-  #self: Instance | undefined;
-  #id: string;
-  #incarnation = 0;
-  #routesReadAt = 0;
   #lease: string | undefined;
   /** The revision the table reflects: the watch resumes after it. */
   #revision = 0;
@@ -78,24 +73,23 @@ export class EtcdMembership implements MembershipSource {
     this.#http = http ?? createStreamingClient(settings.registry.tls);
     this.#gateway = new EtcdGateway(this.#http, settings.registry.endpoints, settings.registry.credentials);
     this.#client = client;
-    this.#readRoutes = readRoutes;
-    this.#id = randomHex(8);
     this.events = new Emitter((error) => settings.logger.error(`express-micro: an event listener threw: ${String(error)}`));
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
+    this.#member = new LocalMember(settings.name, randomHex(8), this.table, readRoutes, Date.now);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 
   get id(): string {
-    return this.#id;
+    return this.#member.id;
   }
 
   get url(): string | undefined {
-    return this.#self?.url;
+    return this.#member.instance?.url;
   }
 
   get started(): boolean {
-    return this.#self !== undefined;
+    return this.#member.instance !== undefined;
   }
 
   /** Requests sent to etcd so far (the bench's requests per instance per minute). */
@@ -105,15 +99,11 @@ export class EtcdMembership implements MembershipSource {
 
   /** This instance's record's key. */
   get key(): string {
-    return `${this.#registry.prefix}${this.#settings.name}/${this.#id}`;
+    return `${this.#registry.prefix}${this.#settings.name}/${this.#member.id}`;
   }
 
   start(url: string, id?: string): void {
-    if (this.#self || this.#closed) return;
-    if (id !== undefined) this.#id = id;
-    const routes = this.#readRoutes();
-    this.#routesReadAt = Date.now();
-    this.#self = this.table.upsert({ protocol: PROTOCOL_VERSION, name: this.#settings.name, id: this.#id, url, routes, rev: revision(routes), incarnation: 0 }, true);
+    if (this.#closed || !this.#member.start(url, id)) return;
     const registered = this.#leaseLoop();
     const read = this.#watchLoop();
     // Ready once the first registration and the first read were tried, whether etcd answered or not.
@@ -121,30 +111,19 @@ export class EtcdMembership implements MembershipSource {
   }
 
   descriptor(): Descriptor {
-    const self = this.#requireSelf();
-    this.refreshRoutes(false);
-    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev, incarnation: this.#incarnation };
+    return this.#member.descriptor();
   }
 
   refreshRoutes(force: boolean): void {
-    const self = this.#self;
-    const now = Date.now();
-    if (!self || (!force && now - this.#routesReadAt < ROUTES_TTL)) return;
-    this.#routesReadAt = now;
-    const routes = this.#readRoutes();
-    const rev = revision(routes);
-    if (rev === self.rev) return;
-    this.#incarnation++;
-    this.table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev, incarnation: this.#incarnation }, true, now);
     // The new routes reach the others through the record; without a lease the next grant writes them.
     const lease = this.#lease;
-    if (lease !== undefined) void this.#put(lease).catch((error: unknown) => this.#trouble('publishing new routes', error));
+    if (this.#member.refreshRoutes(force) && lease !== undefined) void this.#put(lease).catch((error: unknown) => this.#trouble('publishing new routes', error));
   }
 
   onPing(_message: PingMessage | undefined): PingAnswer {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     this.refreshRoutes(false);
-    return { id: self.id, name: self.name, rev: self.rev, incarnation: this.#incarnation, digest: this.table.digest(), updates: [] };
+    return { id: self.id, name: self.name, rev: self.rev, incarnation: this.#member.incarnation, digest: this.table.digest(), updates: [] };
   }
 
   /**
@@ -160,7 +139,7 @@ export class EtcdMembership implements MembershipSource {
   }
 
   async #recheck(instance: Instance): Promise<void> {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     while (!this.#closed && this.table.get(instance.id) === instance && instance.suspect) {
       await this.#sleep(this.#settings.pingInterval);
       if (this.#closed || this.table.get(instance.id) !== instance) return;
@@ -349,7 +328,7 @@ export class EtcdMembership implements MembershipSource {
 
   /** Applies one record (`value` base64, or undefined for a deletion) to the table. */
   #apply(key: string, value: unknown): void {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     if (value === undefined) {
       // Its own record gone while its lease lives: a sibling worker sharing this id revoked its
       // lease on close, or crashed and its lease expired (docs/ARCHITECTURE.md, "Several workers on
@@ -383,7 +362,7 @@ export class EtcdMembership implements MembershipSource {
 
   /** The descriptor a record holds, checked as `/_discovery` checks one, or why it is refused. */
   #parse(key: string, value: unknown): Descriptor | string {
-    const self = this.#requireSelf();
+    const self = this.#member.require();
     const rest = key.slice(this.#registry.prefix.length);
     const slash = rest.indexOf('/');
     const name = rest.slice(0, slash);
@@ -458,11 +437,6 @@ export class EtcdMembership implements MembershipSource {
       this.#timers.add(entry);
     });
   }
-
-  #requireSelf(): Instance {
-    if (!this.#self) throw new Error('express-micro: discovery used before the instance started');
-    return this.#self;
-  }
 }
 
 /** A revision from the gateway (int64 as a decimal string), or undefined. */
@@ -471,8 +445,4 @@ function revisionOf(value: unknown): number | undefined {
   if (typeof raw !== 'string' && typeof raw !== 'number') return undefined;
   const revision = Number(raw);
   return Number.isSafeInteger(revision) && revision >= 0 ? revision : undefined;
-}
-
-function revision(routes: RouteDescriptor[]): string {
-  return sha256Hex(JSON.stringify(routes)).slice(0, 16);
 }
