@@ -4,14 +4,14 @@
  * "Invariants").
  */
 export { createHttpClient, createStreamingClient, runtimeName, TransportError } from './http/index.ts';
-export type { ClientTls, HttpClient, HttpRequest, HttpResponse, LineStreamRequest, StreamingHttpClient, TransportFailure } from './http/index.ts';
+export type { HttpClient, HttpRequest, HttpResponse, LineStreamRequest, StreamingHttpClient, TransportFailure } from './http/index.ts';
 export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto/index.ts';
 export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';
 export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './host/index.ts';
 export { after, delay, every, monotonicNow, type Timer } from './timers/index.ts';
 export { resolveAddresses } from './dns/index.ts';
 export { sharedListenerGroup } from './workers/index.ts';
-export { readTlsMaterial, TlsMaterialError, type TlsMaterial } from './tls/index.ts';
+export { readTlsMaterial, TlsMaterialError, type ReadTlsOptions, type TlsMaterial } from './tls/index.ts';
 export { createRequestContext, type RequestContext } from './context/index.ts';
 export { injectActiveSpan, openTelemetry, withRemoteParent, type OpenTelemetryApi, type RemoteParent } from './telemetry/index.ts';
 export { exitProcess, onShutdownSignal, signalExitCode, type ShutdownSignal } from './signals/index.ts';

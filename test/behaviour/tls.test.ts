@@ -10,7 +10,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import expressMicro, { OptionError, type ExpressMicro, type ExpressMicroOptions, type TlsOptions } from '../../src/index.ts';
+import expressMicro, { OptionError, type EtcdTlsOptions, type ExpressMicro, type ExpressMicroOptions, type TlsOptions } from '../../src/index.ts';
+import { resolveOptions } from '../../src/options.ts';
 import { startTls, stopLater, stopTlsServices, type TlsService } from '../support/tls-service.ts';
 import { readTlsMaterial } from '../../src/runtime/index.ts';
 import { SECRET, waitFor } from '../helpers.ts';
@@ -163,10 +164,37 @@ suite('tls: HTTPS between instances, with mutual TLS', () => {
     const bytes = (text: string) => new TextEncoder().encode(text);
     expect(() => readTlsMaterial({ ca: [ca, stranger.cert], cert: bytes(node.cert), key: encryptedKey, passphrase: 'correct horse' })).not.toThrow();
     // An expired certificate: the same one, seen from three days on.
-    expect(() => readTlsMaterial({ ca, ...node }, Date.now() + 3 * 86_400_000)).toThrow(/tls.cert|expired/);
+    expect(() => readTlsMaterial({ ca, ...node }, { now: Date.now() + 3 * 86_400_000 })).toThrow(/tls.cert|expired/);
     // updateTls on an instance without tls: its URL is http://.
     const plain = expressMicro(express(), { serviceName: 'y', host: '127.0.0.1', secret: SECRET, logger: false });
     expect(() => plain.updateTls({ ca })).toThrow(OptionError);
     void plain.close();
+  });
+
+  it('checks registry.tls as it checks tls, naming the registry field; the CA may be left to the system', () => {
+    const { ca, node, other, encryptedKey } = certificates();
+    const endpoints = ['https://127.0.0.1:2379'];
+    const field = (tls: unknown): string => {
+      try {
+        resolveOptions({ serviceName: 'x', logger: false, registry: { type: 'etcd', endpoints, tls: tls as EtcdTlsOptions } });
+      } catch (error) {
+        expect(error).toBeInstanceOf(OptionError);
+        expect((error as Error).message).not.toContain('PRIVATE KEY');
+        return (error as OptionError).option;
+      }
+      return '';
+    };
+    expect(field('yes')).toBe('registry.tls');
+    expect(field({ ca: '/etc/etcd/ca.pem' })).toBe('registry.tls.ca');
+    expect(field({ ca: 'x'.repeat(2 * 1024 * 1024) })).toBe('registry.tls.ca');
+    expect(field({ ca, cert: node.cert })).toBe('registry.tls.key');
+    expect(field({ ca, key: node.key })).toBe('registry.tls.cert');
+    expect(field({ ca, cert: node.cert, key: other.key })).toBe('registry.tls.key');
+    expect(field({ ca, cert: node.cert, key: encryptedKey })).toBe('registry.tls.passphrase');
+    expect(field({ ca, ciphers: 'x' })).toBe('registry.tls.ciphers');
+    // What works: no CA (etcd behind the system's authorities), Buffers, an encrypted key with its passphrase.
+    expect(field({})).toBe('');
+    expect(field({ ca: new TextEncoder().encode(ca), cert: node.cert, key: encryptedKey, passphrase: 'correct horse' })).toBe('');
+    expect(resolveOptions({ serviceName: 'x', logger: false, registry: { type: 'etcd', endpoints, tls: { cert: node.cert, key: node.key } } }).registry).toMatchObject({ tls: { ca: [], cert: node.cert } });
   });
 });

@@ -1,13 +1,20 @@
 import { OptionError } from '../../errors/index.ts';
+import type { Pem } from '../../options.ts';
+import { readTlsMaterial, TlsMaterialError, type TlsMaterial } from '../../runtime/index.ts';
 
-/** TLS material for etcd's https endpoints, in PEM (the contents, not file names). */
+/**
+ * TLS material for etcd's https endpoints, in PEM (the contents, not file names), checked as the
+ * `tls` option is: every certificate must parse, the key must match, nothing expired.
+ */
 export interface EtcdTlsOptions {
-  /** The certificate authority that signed etcd's certificate. Default: the system's. */
-  ca?: string;
+  /** The certificate authorities etcd's certificate chains to. Default: the system's. */
+  ca?: Pem | readonly Pem[];
   /** This instance's client certificate, when etcd asks for one (`--client-cert-auth`). */
-  cert?: string;
+  cert?: Pem;
   /** The private key of `cert`. */
-  key?: string;
+  key?: Pem;
+  /** The passphrase of an encrypted `key`. */
+  passphrase?: string;
 }
 
 /** Register in etcd v3 (through its JSON gateway) instead of gossiping. */
@@ -41,14 +48,13 @@ export interface ResolvedEtcdRegistry {
   prefix: string;
   ttl: number;
   credentials: { username: string; password: string } | undefined;
-  tls: EtcdTlsOptions | undefined;
+  tls: TlsMaterial | undefined;
 }
 
 /** The `registry` option after validation. */
 export type ResolvedRegistry = { type: 'gossip' } | ResolvedEtcdRegistry;
 
 const KEYS = ['type', 'endpoints', 'prefix', 'ttl', 'username', 'password', 'tls'];
-const TLS_KEYS = ['ca', 'cert', 'key'];
 const PREFIX = /^[A-Za-z0-9/._-]{1,200}$/;
 
 function endpoint(value: unknown): string {
@@ -87,19 +93,15 @@ export function resolveRegistry(value: unknown): ResolvedRegistry {
   // Never echo the password, not even its type's value.
   if (password !== undefined && typeof password !== 'string') throw new OptionError('registry.password', 'must be a string');
   if ((username === undefined) !== (password === undefined)) throw new OptionError(username === undefined ? 'registry.username' : 'registry.password', 'must be given together with registry.username and registry.password');
-  let tls: EtcdTlsOptions | undefined;
+  let tls: TlsMaterial | undefined;
   if (given.tls !== undefined) {
-    if (typeof given.tls !== 'object' || given.tls === null || Array.isArray(given.tls)) throw new OptionError('registry.tls', 'must be an object { ca?, cert?, key? } of PEM strings');
-    const material = given.tls as Record<string, unknown>;
-    for (const key of Object.keys(material)) {
-      if (!TLS_KEYS.includes(key)) throw new OptionError('registry.tls', `has no setting "${key}" (known: ${TLS_KEYS.join(', ')})`);
-      if (material[key] !== undefined && (typeof material[key] !== 'string' || !(material[key] as string).includes('-----BEGIN'))) {
-        throw new OptionError(`registry.tls.${key}`, 'must be PEM text (the file contents, starting with -----BEGIN), not a file name');
-      }
-    }
-    if ((material.cert === undefined) !== (material.key === undefined)) throw new OptionError('registry.tls', 'needs cert and key together');
     if (!endpoints.some((url) => url.startsWith('https:'))) throw new OptionError('registry.tls', 'is given, but no endpoint is https:');
-    tls = { ...(material.ca === undefined ? {} : { ca: material.ca as string }), ...(material.cert === undefined ? {} : { cert: material.cert as string, key: material.key as string }) };
+    try {
+      tls = readTlsMaterial(given.tls, { field: 'registry.tls', systemCa: true });
+    } catch (error) {
+      if (error instanceof TlsMaterialError) throw new OptionError(error.field, error.message);
+      throw error;
+    }
   }
   return {
     type: 'etcd',

@@ -8,7 +8,7 @@ export { TransportError };
 export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './types.ts';
 
 export { runtimeName } from './runtime-name.ts';
-export { createStreamingClient, type ClientTls, type LineStreamRequest, type StreamingHttpClient } from './stream.ts';
+export { createStreamingClient, type LineStreamRequest, type StreamingHttpClient } from './stream.ts';
 
 /**
  * undici's pooled Agent on Node; the global fetch on Bun (which stubs undici) and Deno. With

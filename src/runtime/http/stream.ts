@@ -1,27 +1,13 @@
+import type { TlsMaterial } from '../tls/index.ts';
 import { classify } from './fetch.ts';
 import { runtimeName } from './runtime-name.ts';
 import { TransportError, type HttpRequest, type HttpResponse } from './types.ts';
 
-/** TLS material for the connections of a {@link StreamingHttpClient}, in PEM. */
-export interface ClientTls {
-  /** The certificate authority that signed the server's certificate (replaces the system's). */
-  ca?: string | undefined;
-  /** This client's certificate, for servers that ask for one (mutual TLS). */
-  cert?: string | undefined;
-  /** The private key of `cert`. */
-  key?: string | undefined;
-}
-
-/** A request whose answer is a stream of lines (newline-delimited JSON, as etcd's watch sends). */
-export interface LineStreamRequest {
-  /** `http(s)://host:port`, no trailing slash. */
-  origin: string;
-  path: string;
-  method: string;
-  headers: Record<string, string>;
-  body?: string | undefined;
-  /** Milliseconds until the response's status and headers must have arrived. */
-  timeout: number;
+/**
+ * A request whose answer is a stream of lines (newline-delimited JSON, as etcd's watch sends).
+ * `timeout` covers the wait for the status and headers only.
+ */
+export interface LineStreamRequest extends HttpRequest {
   /** Aborting it ends the stream (the promise then resolves with the status it had). */
   signal: AbortSignal;
   /** Called once per line of the body, without the newline, as each arrives. */
@@ -58,12 +44,14 @@ interface DenoHttp {
   createHttpClient(options: { caCerts?: string[]; cert?: string; key?: string }): { close(): void };
 }
 
-async function openTransport(tls: ClientTls | undefined): Promise<Transport> {
+async function openTransport(tls: TlsMaterial | undefined): Promise<Transport> {
+  // No authorities given: the system's are trusted (etcd behind a public CA).
+  const ca = tls && tls.ca.length > 0 ? [...tls.ca] : undefined;
   if (runtimeName === 'node') {
     const undici = await import('undici');
     const agent = new undici.Agent({
       keepAliveTimeout: 10_000,
-      connect: { timeout: 5_000, ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}) },
+      connect: { timeout: 5_000, ...(tls ? { ca, cert: tls.cert, key: tls.key } : {}) },
     });
     return {
       fetch: undici.fetch as unknown as Fetch,
@@ -74,19 +62,19 @@ async function openTransport(tls: ClientTls | undefined): Promise<Transport> {
   if (!tls) return { fetch: globalThis.fetch as Fetch, extra: {}, async close() {} };
   if (runtimeName === 'bun') {
     // Bun's fetch takes TLS material per request.
-    return { fetch: globalThis.fetch as Fetch, extra: { tls: { ca: tls.ca, cert: tls.cert, key: tls.key } }, async close() {} };
+    return { fetch: globalThis.fetch as Fetch, extra: { tls: { ca, cert: tls.cert, key: tls.key } }, async close() {} };
   }
   const deno = (globalThis as unknown as { Deno: DenoHttp }).Deno;
   const client = deno.createHttpClient({
-    ...(tls.ca === undefined ? {} : { caCerts: [tls.ca] }),
+    ...(ca === undefined ? {} : { caCerts: ca }),
     ...(tls.cert === undefined ? {} : { cert: tls.cert }),
     ...(tls.key === undefined ? {} : { key: tls.key }),
   });
   return { fetch: globalThis.fetch as Fetch, extra: { client }, close: async () => client.close() };
 }
 
-/** Creates a {@link StreamingHttpClient}; `tls` applies to its https: connections. */
-export function createStreamingClient(tls?: ClientTls): StreamingHttpClient {
+/** Creates a {@link StreamingHttpClient}; `tls` (from `readTlsMaterial`) applies to its https: connections. */
+export function createStreamingClient(tls?: TlsMaterial): StreamingHttpClient {
   let opening: Promise<Transport> | undefined;
   const transport = (): Promise<Transport> => (opening ??= openTransport(tls));
 
@@ -113,7 +101,7 @@ export function createStreamingClient(tls?: ClientTls): StreamingHttpClient {
       const failure = (error: unknown): TransportError =>
         connect.signal.aborted && !request.signal.aborted
           ? new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error })
-          : classify(error, { ...request, timeout: request.timeout }, AbortSignal.abort());
+          : classify(error, request, AbortSignal.abort());
       let response: Response;
       try {
         response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body, signal, redirect: 'manual', ...extra });

@@ -5,6 +5,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
  * decrypted (Deno's client takes no passphrase), so `passphrase` is used once, here.
  */
 export interface TlsMaterial {
+  /** Empty only where the system's authorities are allowed ({@link ReadTlsOptions.systemCa}). */
   readonly ca: readonly string[];
   readonly cert: string | undefined;
   readonly key: string | undefined;
@@ -18,6 +19,16 @@ export class TlsMaterialError extends Error {
     super(message);
     this.field = field;
   }
+}
+
+/** How {@link readTlsMaterial} reads: for peers (the default) or for a server such as etcd. */
+export interface ReadTlsOptions {
+  /** What the fields are called in errors: `tls` (default) or `registry.tls`. */
+  field?: string;
+  /** Whether `ca` may be left out, trusting the system's authorities (etcd's endpoints). Default: false. */
+  systemCa?: boolean;
+  /** The time certificates must not have expired by. Default: now. */
+  now?: number;
 }
 
 /** Larger than any real certificate bundle; a bigger value is a mistake (or an attack), not PEM. */
@@ -47,37 +58,42 @@ function certificates(field: string, pem: string): X509Certificate[] {
 }
 
 /**
- * Checks the `tls` option and turns it into {@link TlsMaterial}: every CA and certificate must
+ * Checks TLS options and turns them into {@link TlsMaterial}: every CA and certificate must
  * parse, a certificate needs its key and a key its certificate, the key must match the
  * certificate, and the certificate must not have expired. Throws {@link TlsMaterialError}.
  */
-export function readTlsMaterial(input: unknown, now: number = Date.now()): TlsMaterial {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TlsMaterialError('tls', 'must be an object { ca, cert?, key?, passphrase? }');
+export function readTlsMaterial(input: unknown, options: ReadTlsOptions = {}): TlsMaterial {
+  const field = options.field ?? 'tls';
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TlsMaterialError(field, 'must be an object { ca, cert?, key?, passphrase? }');
   const given = input as Record<string, unknown>;
   for (const key of Object.keys(given)) {
-    if (!['ca', 'cert', 'key', 'passphrase'].includes(key)) throw new TlsMaterialError(`tls.${key}`, 'is not a TLS option (known: ca, cert, key, passphrase)');
+    if (!['ca', 'cert', 'key', 'passphrase'].includes(key)) throw new TlsMaterialError(`${field}.${key}`, 'is not a TLS option (known: ca, cert, key, passphrase)');
   }
-  if (given.ca === undefined) throw new TlsMaterialError('tls.ca', 'is missing: peers are verified against it');
-  const authorities = (Array.isArray(given.ca) ? given.ca : [given.ca]).map((value) => text('tls.ca', value));
-  if (authorities.length === 0) throw new TlsMaterialError('tls.ca', 'must hold at least one certificate');
-  for (const pem of authorities) certificates('tls.ca', pem);
-  if (given.passphrase !== undefined && typeof given.passphrase !== 'string') throw new TlsMaterialError('tls.passphrase', 'must be a string');
+  let authorities: string[] = [];
+  if (given.ca !== undefined) {
+    authorities = (Array.isArray(given.ca) ? given.ca : [given.ca]).map((value) => text(`${field}.ca`, value));
+    if (authorities.length === 0) throw new TlsMaterialError(`${field}.ca`, 'must hold at least one certificate');
+    for (const pem of authorities) certificates(`${field}.ca`, pem);
+  } else if (options.systemCa !== true) {
+    throw new TlsMaterialError(`${field}.ca`, 'is missing: peers are verified against it');
+  }
+  if (given.passphrase !== undefined && typeof given.passphrase !== 'string') throw new TlsMaterialError(`${field}.passphrase`, 'must be a string');
   if (given.cert === undefined && given.key === undefined) return { ca: authorities, cert: undefined, key: undefined };
-  if (given.key === undefined) throw new TlsMaterialError('tls.key', 'is missing: tls.cert needs its private key');
-  if (given.cert === undefined) throw new TlsMaterialError('tls.cert', 'is missing: tls.key was given without its certificate');
-  const cert = text('tls.cert', given.cert);
-  const leaf = certificates('tls.cert', cert)[0] as X509Certificate;
-  if (Date.parse(leaf.validTo) < now) throw new TlsMaterialError('tls.cert', `expired on ${leaf.validTo}`);
-  const keyText = text('tls.key', given.key);
+  if (given.key === undefined) throw new TlsMaterialError(`${field}.key`, `is missing: ${field}.cert needs its private key`);
+  if (given.cert === undefined) throw new TlsMaterialError(`${field}.cert`, `is missing: ${field}.key was given without its certificate`);
+  const cert = text(`${field}.cert`, given.cert);
+  const leaf = certificates(`${field}.cert`, cert)[0] as X509Certificate;
+  if (Date.parse(leaf.validTo) < (options.now ?? Date.now())) throw new TlsMaterialError(`${field}.cert`, `expired on ${leaf.validTo}`);
+  const keyText = text(`${field}.key`, given.key);
   const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyText);
-  if (encrypted && given.passphrase === undefined) throw new TlsMaterialError('tls.passphrase', 'is missing: tls.key is encrypted');
+  if (encrypted && given.passphrase === undefined) throw new TlsMaterialError(`${field}.passphrase`, `is missing: ${field}.key is encrypted`);
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: keyText, format: 'pem', passphrase: given.passphrase as string | undefined });
   } catch {
-    throw encrypted ? new TlsMaterialError('tls.passphrase', 'does not decrypt tls.key') : new TlsMaterialError('tls.key', 'is not a PEM private key');
+    throw encrypted ? new TlsMaterialError(`${field}.passphrase`, `does not decrypt ${field}.key`) : new TlsMaterialError(`${field}.key`, 'is not a PEM private key');
   }
-  if (!leaf.checkPrivateKey(key)) throw new TlsMaterialError('tls.key', 'does not match tls.cert (it is the key of another certificate)');
+  if (!leaf.checkPrivateKey(key)) throw new TlsMaterialError(`${field}.key`, `does not match ${field}.cert (it is the key of another certificate)`);
   return { ca: authorities, cert, key: key.export({ format: 'pem', type: 'pkcs8' }).toString() };
 }
 
