@@ -179,32 +179,19 @@ export class EtcdMembership implements MembershipSource {
 
   /** Resolves after the first registration attempt; keeps the lease alive until close. */
   #leaseLoop(): Promise<void> {
-    let first: () => void = () => {};
-    const tried = new Promise<void>((resolve) => (first = resolve));
-    void (async () => {
-      let failures = 0;
-      while (!this.#closed) {
-        try {
-          if (this.#lease === undefined) await this.#register();
-          else if (!(await this.#keepAlive(this.#lease))) {
-            this.#settings.logger.warn(`express-micro: the etcd lease of ${this.#settings.name} is gone (it expired while etcd could not be reached for ${this.#registry.ttl} s, or was revoked); registering again`);
-            this.#lease = undefined;
-            continue;
-          }
-          failures = 0;
-          this.#fine();
-          first();
-          await this.#sleep((this.#registry.ttl * 1000) / 3);
-        } catch (error) {
-          if (this.#closed) break;
-          this.#trouble(this.#lease === undefined ? 'registering' : 'renewing the lease', error);
-          first();
-          await this.#sleep(this.#backoff(failures++));
+    return this.#loop(
+      async () => {
+        if (this.#lease === undefined) await this.#register();
+        else if (!(await this.#keepAlive(this.#lease))) {
+          this.#settings.logger.warn(`express-micro: the etcd lease of ${this.#settings.name} is gone (it expired while etcd could not be reached for ${this.#registry.ttl} s, or was revoked); registering again`);
+          this.#lease = undefined;
+          return 0;
         }
-      }
-      first();
-    })();
-    return tried;
+        this.#fine();
+        return (this.#registry.ttl * 1000) / 3;
+      },
+      (error) => this.#trouble(this.#lease === undefined ? 'registering' : 'renewing the lease', error),
+    );
   }
 
   async #register(): Promise<void> {
@@ -238,24 +225,47 @@ export class EtcdMembership implements MembershipSource {
 
   /** Resolves after the first read attempt; watches until close. */
   #watchLoop(): Promise<void> {
+    return this.#loop(
+      async (tried) => {
+        if (this.#mustRead) await this.#read();
+        tried();
+        if (await this.#watch()) return 0;
+        // Ended before it was opened (etcd refused it quietly): not straight back, unless it must read.
+        return this.#mustRead ? 0 : 'backoff';
+      },
+      (error) => {
+        this.#trouble(this.#mustRead ? 'reading the registry' : 'watching the registry', error);
+        if (error instanceof TransportError) this.#gateway.next();
+      },
+    );
+  }
+
+  /**
+   * Runs `round` until close. A round returns how long to rest before the next (etcd answered:
+   * the backoff starts over) or `'backoff'`; one that throws is reported to `failed` and backed
+   * off. Resolves once the first round was tried (or calls `tried` itself), answered or not.
+   */
+  #loop(round: (tried: () => void) => Promise<number | 'backoff'>, failed: (error: unknown) => void): Promise<void> {
     let first: () => void = () => {};
     const tried = new Promise<void>((resolve) => (first = resolve));
     void (async () => {
       let failures = 0;
       while (!this.#closed) {
+        let rest: number;
         try {
-          if (this.#mustRead) await this.#read();
-          first();
-          if (await this.#watch()) failures = 0;
-          // Ended before it was opened (etcd refused it quietly): not straight back.
-          else if (!this.#mustRead) await this.#sleep(this.#backoff(failures++));
+          const next = await round(first);
+          if (next === 'backoff') rest = this.#backoff(failures++);
+          else {
+            failures = 0;
+            rest = next;
+          }
         } catch (error) {
           if (this.#closed) break;
-          first();
-          this.#trouble(this.#mustRead ? 'reading the registry' : 'watching the registry', error);
-          if (error instanceof TransportError) this.#gateway.next();
-          await this.#sleep(this.#backoff(failures++));
+          failed(error);
+          rest = this.#backoff(failures++);
         }
+        first();
+        if (rest > 0) await this.#sleep(rest);
       }
       first();
     })();
