@@ -9,9 +9,10 @@
  * `drain`, the figures the README compares against; both are expected to fail.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { killAll, spawnService, terminate, waitFor, type ChildService } from '../helpers.ts';
-import { startApp, stopApps, type FaultService } from './helpers.ts';
+import { killAll, spawnService, waitFor } from '../helpers.ts';
+import { startApp, stopApps } from './helpers.ts';
 import { runLoad, type Load } from './load.ts';
+import { restartSlot, startSlots, upIds, type Slot } from './slots.ts';
 
 const MODE = process.env.DRAIN_MODE ?? 'drain';
 const PING = 500;
@@ -23,28 +24,13 @@ afterAll(async () => {
   await killAll();
 });
 
-/** One instance slot: a port its successive processes reuse. */
-interface Slot {
-  port: number;
-  url: string;
-  child: ChildService;
-}
-
-function upIds(client: FaultService, url: string): string[] {
-  return client.micro.peers().filter((peer) => peer.service === 'user-service' && peer.url === url && peer.status === 'UP').map((peer) => peer.id);
-}
-
 describe('rolling restart with drain', () => {
   it(`loses no call, POSTs included, while each instance in turn is stopped with SIGTERM and restarted (${MODE})`, async () => {
     if (MODE === 'close') process.env.FIXTURE_ON_SIGTERM = 'close';
     const client = await startApp('drain-client', { options: { pingInterval: PING } });
     const options = { pingInterval: PING, peers: [client.url], ...(MODE === 'drain' ? { drain: { timeout: 10_000 } } : {}) };
     const spawn = (port = 0) => spawnService('user-service', options, port, 'drain-service.mjs');
-    const slots: Slot[] = [];
-    for (let index = 0; index < 2; index++) {
-      const child = await spawn();
-      slots.push({ port: child.port, url: child.url, child });
-    }
+    const slots = await startSlots(2, () => spawn());
     await waitFor(() => slots.every((slot) => upIds(client, slot.url).length === 1), 'the client sees both instances UP', 10_000);
 
     const load: Load = runLoad(client.micro.services, { workers: 8, maxCalls: 200_000, maxMs: 120_000 });
@@ -52,13 +38,8 @@ describe('rolling restart with drain', () => {
       await waitFor(() => slots.every((slot) => (load.servedBy.get(slot.port) ?? 0) > 20), 'both instances serve calls', 10_000);
       for (let round = 0; round < ROUNDS; round++) {
         const slot = slots[round % slots.length] as Slot;
-        const before = upIds(client, slot.url)[0];
-        const exit = await terminate(slot.child, EXIT_BOUND);
+        const exit = await restartSlot(slot, { caller: () => client, load, spawn, exitBound: EXIT_BOUND, label: `round ${round}` });
         if (MODE === 'drain') expect(exit, `instance ${slot.url} exits 0 by itself after draining`).toEqual({ code: 0, signal: null });
-        slot.child = await spawn(slot.port);
-        await waitFor(() => upIds(client, slot.url).some((id) => id !== before), `the client sees ${slot.url} UP again (round ${round})`, 10_000);
-        const served = load.servedBy.get(slot.port) ?? 0;
-        await waitFor(() => (load.servedBy.get(slot.port) ?? 0) > served + 20, `the restarted ${slot.url} serves calls (round ${round})`, 10_000);
       }
     } finally {
       await load.stop();

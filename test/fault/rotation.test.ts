@@ -10,9 +10,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ExpressMicroOptions } from '../../src/index.ts';
 import { signRequest } from '../../src/security/index.ts';
-import { killAll, spawnService, terminate, waitFor, type ChildService } from '../helpers.ts';
-import { startApp, stopApps, type FaultService } from './helpers.ts';
+import { killAll, spawnService, waitFor } from '../helpers.ts';
+import { startApp, stopApps } from './helpers.ts';
 import { runLoad } from './load.ts';
+import { restartSlot, startSlots, upIds } from './slots.ts';
 
 const A = 'rotation-secret-a-0123456789abcdef';
 const B = 'rotation-secret-b-fedcba9876543210';
@@ -24,16 +25,6 @@ afterAll(async () => {
   await stopApps();
   await killAll();
 });
-
-interface Slot {
-  port: number;
-  url: string;
-  child: ChildService;
-}
-
-function upAt(caller: FaultService, url: string): string[] {
-  return caller.micro.peers().filter((peer) => peer.service === 'user-service' && peer.url === url && peer.status === 'UP').map((peer) => peer.id);
-}
 
 /** A child's `express_micro_previous_secret_accepted_total`, read with secret B as the cluster would send it. */
 async function previousAccepted(url: string, hmac: boolean): Promise<number> {
@@ -48,31 +39,23 @@ async function previousAccepted(url: string, hmac: boolean): Promise<number> {
 async function rotate(hmac: boolean): Promise<void> {
   const mode: ExpressMicroOptions = { enableHmac: hmac, pingInterval: PING };
   const spawn = (secret: string[], peers: string[], port = 0) => spawnService('user-service', { ...mode, secret, peers, drain: { timeout: 10_000 } }, port, 'drain-service.mjs');
-  const slots: Slot[] = [];
-  for (let index = 0; index < 2; index++) {
-    const child = await spawn([A], slots.map((slot) => slot.url));
-    slots.push({ port: child.port, url: child.url, child });
-  }
+  const slots = await startSlots(2, (earlier) => spawn([A], earlier));
   const urls = slots.map((slot) => slot.url);
   const startCaller = async (secret: string[]) => {
     const caller = await startApp('rotation-caller', { options: { ...mode, secret, peers: urls } });
-    await waitFor(() => urls.every((url) => upAt(caller, url).length === 1), 'a new caller sees both instances UP', 10_000);
+    await waitFor(() => urls.every((url) => upIds(caller, url).length === 1), 'a new caller sees both instances UP', 10_000);
     return caller;
   };
   let caller = await startCaller([A]);
   const load = runLoad(caller.micro.services, { workers: 8, maxCalls: 200_000, maxMs: 150_000, through: () => caller.micro.services });
-  const served = (slot: Slot) => load.servedBy.get(slot.port) ?? 0;
   const previous: number[][] = [];
   try {
-    await waitFor(() => slots.every((slot) => served(slot) > 20), 'both instances serve calls', 10_000);
+    await waitFor(() => slots.every((slot) => (load.servedBy.get(slot.port) ?? 0) > 20), 'both instances serve calls', 10_000);
     for (const secret of PHASES) {
       for (const slot of slots) {
-        const before = upAt(caller, slot.url)[0];
-        expect(await terminate(slot.child, EXIT_BOUND), `${slot.url} drains and exits 0`).toEqual({ code: 0, signal: null });
-        slot.child = await spawn(secret, urls.filter((url) => url !== slot.url), slot.port);
-        await waitFor(() => upAt(caller, slot.url).some((id) => id !== before), `the caller sees ${slot.url} UP again with ${secret.length} secret(s)`, 10_000);
-        const count = served(slot);
-        await waitFor(() => served(slot) > count + 20, `the restarted ${slot.url} serves calls`, 10_000);
+        const spawnHere = (port: number) => spawn(secret, urls.filter((url) => url !== slot.url), port);
+        const exit = await restartSlot(slot, { caller: () => caller, load, spawn: spawnHere, exitBound: EXIT_BOUND, label: `${secret.length} secret(s)` });
+        expect(exit, `${slot.url} drains and exits 0`).toEqual({ code: 0, signal: null });
       }
       const old = caller;
       caller = await startCaller(secret);
