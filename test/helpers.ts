@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import expressMicro from '../src/index.ts';
-import type { ExpressMicro, ExpressMicroOptions } from '../src/index.ts';
+import type { ExpressMicro, ExpressMicroOptions, Logger } from '../src/index.ts';
 import { waitFor } from './support/conditions.ts';
 
 export { upInstances, waitFor } from './support/conditions.ts';
@@ -144,4 +144,18 @@ export function terminate(service: ChildService, bound = 15_000): Promise<{ code
 /** Kills every child a test spawned; call from afterEach. */
 export async function killAll(): Promise<void> {
   await Promise.all([...children].map((child) => child.kill()));
+}
+
+/** A logger that records every line at every level. */
+export function recordingLogger(): { lines: string[]; logger: Required<Logger> } {
+  const lines: string[] = [];
+  return {
+    lines,
+    logger: {
+      debug: (message) => lines.push(`debug ${message}`),
+      info: (message) => lines.push(`info ${message}`),
+      warn: (message) => lines.push(`warn ${message}`),
+      error: (message) => lines.push(`error ${message}`),
+    },
+  };
 }

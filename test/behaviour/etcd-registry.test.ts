@@ -2,19 +2,14 @@
 // scenarios (a crashed instance in its own process, a three-member cluster, outages, compaction,
 // authentication, TLS) are in test/fault/etcd.test.ts, also run on every runtime.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ExpressMicroOptions, Logger } from '../../src/index.ts';
-import { discovery, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
+import type { ExpressMicroOptions } from '../../src/index.ts';
+import { discovery, startService, recordingLogger, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
 import { resolveOptions } from '../../src/options.ts';
 import { b64, etcdCall, etcdKeys, etcdMissing, EtcdCluster } from '../support/etcd.ts';
 
 const reason = etcdMissing();
 if (reason) console.log(reason);
 
-function recorder(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const push = (level: string) => (message: string) => void lines.push(`${level} ${message}`);
-  return { logger: { info: push('info'), warn: push('warn'), error: push('error') }, lines };
-}
 
 (reason ? describe.skip : describe)('registry: etcd (one member)', () => {
   let etcd: EtcdCluster;
@@ -70,7 +65,7 @@ function recorder(): { logger: Logger; lines: string[] } {
 
   it('registers again when its lease is lost (revoked behind its back), and the others see it again', async () => {
     prefix = `/em-test-${++count}/`;
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const a = await start('user-service', { registry: { type: 'etcd', endpoints: etcd.endpoints, prefix, ttl: 3 }, logger });
     const b = await start('order-service');
     await waitFor(() => upInstances(b.micro, 'user-service').length === 1, 'user-service seen');
@@ -100,7 +95,7 @@ function recorder(): { logger: Logger; lines: string[] } {
 
   it('ignores hostile and malformed records with one log line each, and takes a well-formed one', async () => {
     prefix = `/em-test-${++count}/`;
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const a = await start('user-service', { logger });
     const endpoint = etcd.endpoints[0] as string;
     const put = (key: string, value: string) => etcdCall(endpoint, '/v3/kv/put', { key: b64(prefix + key), value: b64(value) });
@@ -129,7 +124,7 @@ function recorder(): { logger: Logger; lines: string[] } {
 
   it('keeps its table and calls while etcd is down, says so once each way, and takes new instances after', async () => {
     prefix = `/em-test-${++count}/`;
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const a = await start('user-service');
     const b = await start('order-service', { logger });
     await waitFor(() => upInstances(b.micro, 'user-service').length === 1, 'user-service seen');

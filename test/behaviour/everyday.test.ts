@@ -8,8 +8,8 @@ import express4 from 'express4';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import expressMicro from '../../src/index.ts';
-import type { ExpressApp, ExpressMicro, Logger } from '../../src/index.ts';
-import { killAll, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
+import type { ExpressApp, ExpressMicro } from '../../src/index.ts';
+import { killAll, recordingLogger, SECRET, spawnService, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
 
 type Factory = () => ExpressApp & { listen: (...args: unknown[]) => Server; use: (...args: unknown[]) => unknown; get: (...args: unknown[]) => unknown };
 const EXPRESSES: { name: string; create: Factory }[] = [
@@ -31,17 +31,6 @@ function track(micro: ExpressMicro, server: Server): void {
   });
 }
 
-/** A logger that keeps every line, by level. */
-function capture(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    debug: (message) => lines.push(`debug ${message}`),
-    info: (message) => lines.push(`info ${message}`),
-    warn: (message) => lines.push(`warn ${message}`),
-    error: (message) => lines.push(`error ${message}`),
-  };
-}
 
 describe.each(EXPRESSES)('day one on $name', ({ create }) => {
   it('has url and peers() set inside the app.listen callback', async () => {
@@ -156,10 +145,10 @@ describe('the default service name', () => {
 
 describe('logging', () => {
   it('says where the instance is reachable, and each UP and DOWN once, with the way back UP', async () => {
-    const log = capture();
+    const log = recordingLogger();
     const peer = await spawnService('logged-peer');
     cleanups.push(() => killAll());
-    const watcher = await startService('log-watcher', () => {}, { peers: [peer.url], logger: log });
+    const watcher = await startService('log-watcher', () => {}, { peers: [peer.url], logger: log.logger });
     expect(log.lines).toContain(`info express-micro: log-watcher is reachable at ${watcher.url} (what peers are told)`);
     await waitFor(() => log.lines.includes(`info express-micro: logged-peer at ${peer.url} is UP`), 'UP logged');
 

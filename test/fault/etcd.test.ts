@@ -4,19 +4,14 @@
 // authentication, mutual TLS. test/behaviour/etcd-registry.test.ts covers one member. Needs the
 // build (spawnService runs dist/).
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ExpressMicroOptions, Logger } from '../../src/index.ts';
-import { killAll, spawnService, startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
+import type { ExpressMicroOptions } from '../../src/index.ts';
+import { killAll, spawnService, startService, recordingLogger, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
 import { b64, etcdCall, etcdKeys, etcdMissing, EtcdCluster } from '../support/etcd.ts';
 import { certificates, hasOpenssl } from '../support/certificates.ts';
 
 const reason = etcdMissing();
 if (reason) console.log(reason);
 
-function recorder(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const push = (level: string) => (message: string) => void lines.push(`${level} ${message}`);
-  return { logger: { info: push('info'), warn: push('warn'), error: push('error') }, lines };
-}
 
 let etcd: EtcdCluster | undefined;
 let count = 0;
@@ -78,7 +73,7 @@ const start = (name: string, options: ExpressMicroOptions): Promise<TestService>
   it('runs through ten seconds without any etcd member: no failed call, nobody dropped, joins after', async () => {
     etcd = await EtcdCluster.start(3);
     const prefix = `/em-fault-${++count}/`;
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const options = { registry: registry(etcd.endpoints, prefix, { ttl: 3 }) };
     const a1 = await start('user-service', options);
     const a2 = await start('user-service', options);
@@ -112,7 +107,7 @@ const start = (name: string, options: ExpressMicroOptions): Promise<TestService>
   it('reads again and applies the difference when its watch fell behind a compaction', async () => {
     etcd = await EtcdCluster.start(3);
     const prefix = `/em-fault-${++count}/`;
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const [m0, m1] = etcd.endpoints as [string, string];
     // The watcher talks to m0 only, so that it misses what happens while m0 is away.
     const watcher = await start('order-service', { registry: registry([m0], prefix, { ttl: 5 }), logger });
@@ -153,7 +148,7 @@ const start = (name: string, options: ExpressMicroOptions): Promise<TestService>
     await waitFor(() => upInstances(b.micro, 'user-service').length === 1 && upInstances(a.micro, 'order-service').length === 1, 'each sees the other through etcd with auth');
     expect(await b.micro.services.userService.getUser({ id: 1 })).toMatchObject({ id: '1' });
 
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const bad = await start('bad-service', { registry: registry([endpoint], prefix, { username: 'micro', password: 'wrong-pw' }), logger });
     await bad.micro.ready;
     await waitFor(() => lines.some((line) => line.startsWith('error')), 'the refusal logged');
@@ -179,7 +174,7 @@ const start = (name: string, options: ExpressMicroOptions): Promise<TestService>
     await waitFor(() => upInstances(b.micro, 'user-service').length === 1 && upInstances(a.micro, 'order-service').length === 1, 'each sees the other through a TLS etcd', 10_000);
     expect(await b.micro.services.userService.getUser({ id: 3 })).toEqual({ id: '3', name: 'user-service' });
     // Only the CA, no client certificate: etcd refuses the handshake; one line, never registered.
-    const { logger, lines } = recorder();
+    const { logger, lines } = recordingLogger();
     const anonymous = await start('anonymous-service', { registry: registry(etcd.endpoints, prefix, { tls: { ca } }), logger });
     await waitFor(() => lines.some((line) => line.startsWith('warn') && line.includes('etcd')), 'anonymous-service says etcd cannot be reached', 10_000);
     expect(lines.filter((line) => line.startsWith('warn') && line.includes('etcd'))).toHaveLength(1);

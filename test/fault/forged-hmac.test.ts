@@ -13,8 +13,8 @@ import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import expressMicro from '../../src/index.ts';
 import { signRequest } from '../../src/security/index.ts';
-import { killAll, SECRET, spawnService, waitFor } from '../helpers.ts';
-import { recordingLogger, startApp, stopApps, type FaultService } from './helpers.ts';
+import { killAll, recordingLogger, SECRET, spawnService, waitFor } from '../helpers.ts';
+import { startApp, stopApps, type FaultService } from './helpers.ts';
 
 const servers: Server[] = [];
 const savedKey = process.env.EXPRESS_DISCOVERY_KEY;

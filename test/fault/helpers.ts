@@ -2,7 +2,7 @@ import express from 'express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import expressMicro from '../../src/index.ts';
-import type { ExpressMicro, ExpressMicroOptions, Logger } from '../../src/index.ts';
+import type { ExpressMicro, ExpressMicroOptions } from '../../src/index.ts';
 import { SECRET, waitFor, type TestService } from '../helpers.ts';
 
 /** An in-process service started by the fault suite; unlike test/helpers' startService it can
@@ -74,20 +74,6 @@ export async function startApp(serviceName: string, start: StartOptions = {}): P
 /** Stops every service startApp() started; call from afterEach/afterAll. */
 export async function stopApps(): Promise<void> {
   await Promise.all([...running].map((service) => service.stop()));
-}
-
-/** A logger that records every line at every level. */
-export function recordingLogger(): { lines: string[]; logger: Required<Logger> } {
-  const lines: string[] = [];
-  return {
-    lines,
-    logger: {
-      debug: (message) => lines.push(`debug ${message}`),
-      info: (message) => lines.push(`info ${message}`),
-      warn: (message) => lines.push(`warn ${message}`),
-      error: (message) => lines.push(`error ${message}`),
-    },
-  };
 }
 
 /** How many active resources of each type keep this process alive (sockets, servers, timers…). */
