@@ -86,6 +86,8 @@ function countingPrevious(verifier: Verifier, metrics: MetricsRegistry): Verifie
       if (result.ok && result.secret > 0) metrics.acceptedUnderPreviousSecret();
       return result;
     },
+    vouch: (...args) => verifier.vouch(...args),
+    claimed: (...args) => verifier.claimed(...args),
     get size() {
       return verifier.size;
     },
@@ -266,6 +268,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     cluster,
     http,
     sign,
+    claimed: verifier ? (claim: unknown, audience: string) => verifier.claimed(claim, audience) : undefined,
     timeout: settings.timeout,
     retries: settings.retries,
     attemptTimeout: settings.attemptTimeout,

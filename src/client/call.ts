@@ -21,6 +21,8 @@ export interface CallContext {
   readonly http: HttpClient;
   /** Signs a call when HMAC is on; undefined otherwise. */
   readonly sign: ((method: string, pathWithQuery: string, body: string | undefined, audience: string) => Record<string, string>) | undefined;
+  /** The id an instance's signed claim names (a 401 from a process restarted in place); HMAC only. */
+  readonly claimed: ((claim: unknown, audience: string) => string | undefined) | undefined;
   readonly timeout: number;
   readonly retries: number;
   /** The per-attempt limit of idempotent calls: from observed latency, fixed ms, or none. */
@@ -59,7 +61,7 @@ function headersFor(
   if (!context.sign && !options?.headers && trace === undefined && telemetry === undefined) {
     return route.sendsBody ? { 'content-type': 'application/json', [DEADLINE_HEADER]: remaining } : { [DEADLINE_HEADER]: remaining };
   }
-  const headers: Record<string, string> = { ...options?.headers, ...context.sign?.(route.method, path, body, instance.id) };
+  const headers: Record<string, string> = { ...options?.headers, ...context.sign?.(route.method, path, body, instance.audience) };
   if (route.sendsBody) headers['content-type'] = 'application/json';
   headers[DEADLINE_HEADER] = remaining;
   // The trace (docs/ARCHITECTURE.md, "A call"): an active OpenTelemetry span's, else the request's.
@@ -273,13 +275,19 @@ async function run(
   let tries: Tries | undefined;
   let refused = false;
   let retryReason: number = RetryReason.connection;
+  // The instance to send to again, signed for the process that now answers at its address.
+  let resign: Instance | undefined;
+  let resigned = false;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const instance = tries === undefined ? pick(context, entry, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, estimate, tries, Date.now());
+    const instance = resign ?? (tries === undefined ? pick(context, entry, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, estimate, tries, Date.now()));
     if (!instance) break;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
-    // reached the service, so moving on adds no load to it.
-    if (attempt > 0 && budget && !refused && !budget.withdraw(Date.now())) break;
-    if (attempt > 0) (retries[retryReason] as number)++;
+    // reached the service, so moving on adds no load to it. So is a re-signed one (a 401 runs no handler).
+    if (resign === undefined) {
+      if (attempt > 0 && budget && !refused && !budget.withdraw(Date.now())) break;
+      if (attempt > 0) (retries[retryReason] as number)++;
+    }
+    resign = undefined;
     refused = false;
     previous = instance;
     const started = Date.now();
@@ -347,6 +355,18 @@ async function run(
     else outliers?.success(answered);
     const value = decodeBody(status, response.contentType, response.body);
     if (status >= 200 && status <= 299) return value;
+    if (status === 401 && !resigned && context.claimed !== undefined) {
+      // A process restarted in place answers for a new id (docs/ARCHITECTURE.md, "Signed calls"):
+      // its signed word says which; the same request goes again, once, signed for it.
+      const id = context.claimed((value as { instance?: unknown } | undefined)?.instance, answered.audience);
+      if (id !== undefined) {
+        answered.audience = id;
+        resign = answered;
+        resigned = true;
+        attempt--;
+        continue;
+      }
+    }
     const failure = new RemoteError(entry.name, call, answered.url + path, status, value);
     if (!spare || !context.retryOn.has(status)) throw failure;
     // Another instance may answer; wait a moment (jittered, so callers do not retry in step).

@@ -10,6 +10,11 @@ export interface Instance {
   readonly name: string;
   readonly url: string;
   readonly self: boolean;
+  /**
+   * The id calls to it are signed for: its own, until a process restarted at its address proves
+   * another (a signed 401) before the table hears of it.
+   */
+  audience: string;
   routes: RouteDescriptor[];
   rev: string;
   /** Its incarnation as last heard: news about it with a lower one is old news. */
@@ -141,6 +146,7 @@ export class MembershipTable {
       name: descriptor.name,
       url: descriptor.url,
       self,
+      audience: descriptor.id,
       routes: descriptor.routes,
       rev: descriptor.rev,
       incarnation: descriptor.incarnation,

@@ -28,6 +28,18 @@ const ANYONE: readonly string[] = [''];
 const NONCE = /^[0-9a-fA-F]{16,128}$/;
 const HEX_64 = /^[0-9a-fA-F]{64}$/;
 
+/** An instance id as the discovery protocol allows it. */
+const ID = /^[A-Za-z0-9_-]{8,64}$/;
+const MAX_ID = 64;
+
+/**
+ * What an {@link InstanceClaim} signs. The first line cannot be a request's (`canonical` starts
+ * with an upper-case method), so a claim is never a valid request signature, nor the reverse.
+ */
+function claimText(id: string, audience: string, timestamp: string): string {
+  return `express-micro instance\n${id}\n${audience}\n${timestamp}`;
+}
+
 function canonical(method: string, audience: string, pathWithQuery: string, timestamp: string, nonce: string, bodyHash: string): string {
   return `${method.toUpperCase()}\n${audience}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${bodyHash}`;
 }
@@ -76,7 +88,24 @@ export function bodyMatches(bodyHash: string, body: string): boolean {
  * first, the one this instance sends; above 0 one being rotated out), or a short reason (never
  * a secret).
  */
-export type VerifyResult = { ok: true; bodyHash: string; secret: number } | { ok: false; reason: string };
+/**
+ * What `verify` found. `signedFor` is set only on a refusal of an authentic request (right
+ * secret, fresh timestamp) signed for another instance: the audience it names.
+ */
+export type VerifyResult = { ok: true; bodyHash: string; secret: number } | { ok: false; reason: string; signedFor?: string };
+
+/**
+ * An instance's word, under the cluster's secret, that the process at an address is now `id`:
+ * sent with the 401 to a request signed for the process that was there before (a restart in
+ * place), so the caller can sign for `id` at once (docs/ARCHITECTURE.md, "Signed calls").
+ */
+export interface InstanceClaim {
+  id: string;
+  /** When it was made (ms since the epoch, decimal): it is good for the signature window. */
+  timestamp: string;
+  /** HMAC-SHA-256 under the first secret of the id, the audience the request named, the timestamp. */
+  proof: string;
+}
 
 /** Options of `createVerifier`. */
 export interface VerifierOptions {
@@ -94,6 +123,13 @@ export interface Verifier {
    * timestamp leaves the window; the body must then be checked with `bodyMatches(result.bodyHash, body)`.
    */
   verify(method: string, pathWithQuery: string, headers: IncomingRequest['headers'], now?: number, audiences?: readonly string[]): VerifyResult;
+  /** This instance's {@link InstanceClaim} to be `id`, for a caller that signed for `audience`. */
+  vouch(id: string, audience: string, now?: number): InstanceClaim;
+  /**
+   * The id an {@link InstanceClaim} names, when it was made under one of the secrets for a request
+   * signed for `audience`, within the window, and names another id; undefined otherwise.
+   */
+  claimed(claim: unknown, audience: string, now?: number): string | undefined;
   /** How many nonces are remembered now. */
   readonly size: number;
 }
@@ -156,19 +192,16 @@ export function createVerifier(secrets: string | readonly string[], options: Ver
     if (!HEX_64.test(bodyHash)) return { ok: false, reason: 'malformed body hash' };
     if (!HEX_64.test(signature)) return { ok: false, reason: 'malformed signature' };
     const audience = headers[SIGNATURE_HEADERS.audience] ?? '';
-    if (typeof audience !== 'string' || !audiences.includes(audience)) return { ok: false, reason: 'signed for another instance' };
+    if (typeof audience !== 'string' || audience.length > MAX_ID) return { ok: false, reason: 'signed for another instance' };
+    const foreign = !audiences.includes(audience);
 
     const signedAt = Number(timestamp);
-    if (signedAt < now - windowMs) return { ok: false, reason: 'stale timestamp' };
-    if (signedAt > now + windowMs) return { ok: false, reason: 'timestamp in the future' };
+    const fresh = signedAt >= now - windowMs && signedAt <= now + windowMs;
+    if (!fresh && !foreign) return { ok: false, reason: signedAt < now - windowMs ? 'stale timestamp' : 'timestamp in the future' };
 
-    // Every secret is tried, with no early exit: the time taken does not say which one signed.
-    const text = canonical(method, audience, pathWithQuery, timestamp, nonce, bodyHash);
-    const given = signature.toLowerCase();
-    let matched = -1;
-    for (let index = 0; index < keys.length; index++) {
-      if (constantTimeEqual(given, hmacSha256Hex(keys[index] as string, text)) && matched === -1) matched = index;
-    }
+    const matched = fresh ? signedUnder(signature, canonical(method, audience, pathWithQuery, timestamp, nonce, bodyHash)) : -1;
+    // Refused either way; only a caller that holds the secret learns which instance it reached.
+    if (foreign) return matched === -1 ? { ok: false, reason: 'signed for another instance' } : { ok: false, reason: 'signed for another instance', signedFor: audience };
     if (matched === -1) return { ok: false, reason: 'wrong signature' };
 
     const key = nonce.toLowerCase();
@@ -182,8 +215,35 @@ export function createVerifier(secrets: string | readonly string[], options: Ver
     return { ok: true, bodyHash: bodyHash.toLowerCase(), secret: matched };
   }
 
+  /** The index of the secret `signature` was made with over `text`, or -1. */
+  function signedUnder(signature: string, text: string): number {
+    // Every secret is tried, with no early exit: the time taken does not say which one signed.
+    const given = signature.toLowerCase();
+    let matched = -1;
+    for (let index = 0; index < keys.length; index++) {
+      if (constantTimeEqual(given, hmacSha256Hex(keys[index] as string, text)) && matched === -1) matched = index;
+    }
+    return matched;
+  }
+
+  function vouch(id: string, audience: string, now: number = Date.now()): InstanceClaim {
+    const timestamp = String(Math.floor(now));
+    return { id, timestamp, proof: hmacSha256Hex(keys[0] as string, claimText(id, audience, timestamp)) };
+  }
+
+  function claimed(claim: unknown, audience: string, now: number = Date.now()): string | undefined {
+    if (typeof claim !== 'object' || claim === null) return undefined;
+    const { id, timestamp, proof } = claim as Record<string, unknown>;
+    if (typeof id !== 'string' || !ID.test(id) || id === audience) return undefined;
+    if (typeof timestamp !== 'string' || !TIMESTAMP.test(timestamp) || Math.abs(Number(timestamp) - now) > windowMs) return undefined;
+    if (typeof proof !== 'string' || !HEX_64.test(proof)) return undefined;
+    return signedUnder(proof, claimText(id, audience, timestamp)) === -1 ? undefined : id;
+  }
+
   return {
     verify,
+    vouch,
+    claimed,
     get size(): number {
       return nonces.size;
     },

@@ -11,6 +11,7 @@ export {
   DEFAULT_WINDOW_MS,
   SIGNATURE_HEADERS,
   signRequest,
+  type InstanceClaim,
   type Verifier,
   type VerifierOptions,
   type VerifyResult,

@@ -1,6 +1,6 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
 import { clientAddress } from './allow-list.ts';
-import { bodyMatches, type Verifier } from './hmac.ts';
+import { bodyMatches, type InstanceClaim, type Verifier } from './hmac.ts';
 import { bodyConsumed, DEFAULT_BODY_LIMIT, readRawBody } from './raw-body.ts';
 
 /** Options of `requireSignature`. */
@@ -11,7 +11,8 @@ export interface RequireSignatureOptions {
   limit?: number;
   /**
    * The audiences accepted, asked per request: this instance's id, so calls signed for another
-   * are refused (the id is settled only once the app listens). Default: `['']`.
+   * are refused (the id is settled only once the app listens). Default: `['']`. An authentic call
+   * signed for another id gets, with its 401, the first audience's signed claim (`InstanceClaim`).
    */
   audiences?: () => readonly string[];
 }
@@ -21,11 +22,11 @@ interface ParsedMark {
   _body?: boolean;
 }
 
-function refuse(response: OutgoingResponse, status: number, error: string, reason: string): void {
+function refuse(response: OutgoingResponse, status: number, error: string, reason: string, instance?: InstanceClaim): void {
   if (response.headersSent === true) return;
   response.statusCode = status;
   response.setHeader('content-type', 'application/json; charset=utf-8');
-  response.end(JSON.stringify({ error, reason }));
+  response.end(JSON.stringify(instance === undefined ? { error, reason } : { error, reason, instance }));
 }
 
 function isJson(request: IncomingRequest): boolean {
@@ -60,9 +61,14 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
       refuse(response, 403, 'forbidden', 'address not allowed');
       return;
     }
-    const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers, undefined, options.audiences?.());
+    const audiences = options.audiences?.();
+    const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers, undefined, audiences);
     if (!result.ok) {
-      refuse(response, 401, 'unauthorized', result.reason);
+      // An authentic call signed for the process that was at this address before a restart in
+      // place: say, under the secret, which instance answers now (docs/ARCHITECTURE.md, "Signed calls").
+      const self = audiences?.[0];
+      const claim = result.signedFor !== undefined && self !== undefined && self !== '' ? verifier.vouch(self, result.signedFor) : undefined;
+      refuse(response, 401, 'unauthorized', result.reason, claim);
       return;
     }
     if (bodyConsumed(request)) {

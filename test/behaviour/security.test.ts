@@ -99,14 +99,48 @@ describe('HMAC signing', () => {
     expect(forTwin['x-micro-audience']).toBe('aaaaaaaaaaaaaaaa');
     expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW, ['aaaaaaaaaaaaaaaa']).ok).toBe(true);
     // Sent to another instance, or to one that accepts only unaddressed requests: refused.
-    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance' });
-    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW)).toEqual({ ok: false, reason: 'signed for another instance' });
+    // It is authentic, so the refusal names the audience it was signed for (see the claims below).
+    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance', signedFor: 'aaaaaaaaaaaaaaaa' });
+    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW)).toEqual({ ok: false, reason: 'signed for another instance', signedFor: 'aaaaaaaaaaaaaaaa' });
+    // Not authentic (another secret, or stale): refused the same, naming nothing.
+    expect(createVerifier(SECRET).verify('POST', '/p', signRequest('another-secret-0123456789abcdef', 'POST', '/p', '{}', NOW, 'aaaaaaaaaaaaaaaa'), NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance' });
+    expect(createVerifier(SECRET).verify('POST', '/p', forTwin, NOW + 60_000, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance' });
+    expect(createVerifier(SECRET).verify('POST', '/p', { ...forTwin, 'x-micro-audience': 'a'.repeat(65) }, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance' });
     // Re-addressing a captured request breaks its signature; dropping the audience is refused too.
     expect(createVerifier(SECRET).verify('POST', '/p', { ...forTwin, 'x-micro-audience': 'bbbbbbbbbbbbbbbb' }, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'wrong signature' });
     expect(createVerifier(SECRET).verify('POST', '/p', { ...forTwin, 'x-micro-audience': undefined }, NOW, ['bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'signed for another instance' });
     expect(createVerifier(SECRET).verify('POST', '/p', { ...forTwin, 'x-micro-audience': undefined }, NOW, ['', 'bbbbbbbbbbbbbbbb'])).toEqual({ ok: false, reason: 'wrong signature' });
     // Unaddressed (discovery) requests carry no audience header.
     expect(signRequest(SECRET, 'POST', '/p', '{}', NOW)['x-micro-audience']).toBeUndefined();
+  });
+
+  it("checks an instance's claim to be a new id: secret, audience, window, shape", () => {
+    const OLD = 'aaaaaaaaaaaaaaaa';
+    const NEW = 'cccccccccccccccc';
+    const claim = createVerifier(SECRET).vouch(NEW, OLD, NOW);
+    const caller = createVerifier(SECRET);
+    expect(caller.claimed(claim, OLD, NOW)).toBe(NEW);
+    expect(caller.claimed(claim, OLD, NOW + 29_000)).toBe(NEW);
+    // During a rotation the caller takes a claim made under either secret.
+    expect(createVerifier(['new-secret-0123456789abcdefghij', SECRET]).claimed(claim, OLD, NOW)).toBe(NEW);
+    // Missing, malformed, oversized, stale, from the future.
+    expect(caller.claimed(undefined, OLD, NOW)).toBeUndefined();
+    expect(caller.claimed('cccccccccccccccc', OLD, NOW)).toBeUndefined();
+    expect(caller.claimed({ ...claim, proof: 'zz' }, OLD, NOW)).toBeUndefined();
+    expect(caller.claimed({ ...claim, timestamp: '12.5' }, OLD, NOW)).toBeUndefined();
+    expect(caller.claimed({ ...claim, id: 'c'.repeat(65) }, OLD, NOW)).toBeUndefined();
+    expect(caller.claimed({ ...claim, id: 'c'.repeat(5000) }, OLD, NOW)).toBeUndefined();
+    expect(caller.claimed(claim, OLD, NOW + 31_000)).toBeUndefined();
+    expect(caller.claimed(claim, OLD, NOW - 31_000)).toBeUndefined();
+    // Wrong: made under another secret; its id or timestamp changed; shown for another audience (replayed).
+    expect(caller.claimed(createVerifier('another-secret-0123456789abcdef').vouch(NEW, OLD, NOW), OLD, NOW)).toBeUndefined();
+    expect(caller.claimed({ ...claim, id: 'dddddddddddddddd' }, OLD, NOW)).toBeUndefined();
+    expect(caller.claimed({ ...claim, timestamp: String(NOW + 1) }, OLD, NOW)).toBeUndefined();
+    expect(caller.claimed(claim, 'bbbbbbbbbbbbbbbb', NOW)).toBeUndefined();
+    // A claim to be the id already signed for changes nothing (no loop).
+    expect(caller.claimed(createVerifier(SECRET).vouch(OLD, OLD, NOW), OLD, NOW)).toBeUndefined();
+    // A claim is never a request signature: its text cannot be a request's.
+    expect(caller.verify('POST', '/p', { 'x-micro-timestamp': claim.timestamp, 'x-micro-nonce': 'ab'.repeat(16), 'x-micro-content-sha256': 'a'.repeat(64), 'x-micro-signature': claim.proof, 'x-micro-audience': NEW }, NOW, [NEW]).ok).toBe(false);
   });
 
   for (const header of Object.values(SIGNATURE_HEADERS).filter((name) => name !== SIGNATURE_HEADERS.audience)) {

@@ -11,8 +11,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import expressMicro from '../../src/index.ts';
-import { signRequest } from '../../src/security/index.ts';
+import expressMicro, { RemoteError } from '../../src/index.ts';
+import { createVerifier, signRequest } from '../../src/security/index.ts';
 import { killAll, recordingLogger, SECRET, spawnService, waitFor } from '../helpers.ts';
 import { startApp, stopApps, type FaultService } from './helpers.ts';
 
@@ -274,4 +274,89 @@ describe('forged and replayed requests with enableHmac', () => {
     expect(lines.some((line) => line.includes('401'))).toBe(true);
     console.info(`forged-hmac: scanned ${seen.length} responses, requests, log lines and errors (${lines.length} log lines, ${errors.length} errors, ${proxy.log.length + captured.length} captured requests)`);
   });
+});
+
+describe('a restart in place with enableHmac', () => {
+  const slow = { enableHmac: true, pingInterval: 30_000 };
+  const upIds = (caller: FaultService, url: string) => caller.micro.peers().filter((peer) => peer.url === url && peer.status === 'UP').map((peer) => peer.id);
+
+  it("takes over at once for GET and POST: a call signed for the old process is sent again, once, signed for the id the new one vouches for", async () => {
+    // A 30 s interval: no probe reaches the new process during the test, so the caller's table
+    // keeps the old id and only the signed 401 can tell it who answers now.
+    const caller = await startApp('takeover-caller', { options: slow });
+    const first = await spawnService('user-service', { ...slow, peers: [caller.url] }, 0, 'drain-service.mjs');
+    await waitFor(() => upIds(caller, first.url).length === 1, 'the caller sees the first process UP');
+    const [oldId] = upIds(caller, first.url);
+    const users = caller.micro.services.userService;
+    expect(await users.createOrder({ item: 1 })).toMatchObject({ port: first.port });
+    await first.kill();
+    // The same port, a new id, no peers: nothing tells the caller's table about it.
+    const second = await spawnService('user-service', slow, first.port, 'drain-service.mjs');
+    const answers = [await users.createOrder({ item: 2 }), await users.getUser({ id: 3 }), await users.createOrder({ item: 4 })];
+    expect(answers).toEqual([{ order: { item: 2 }, port: second.port }, { id: '3', port: second.port }, { order: { item: 4 }, port: second.port }]);
+    expect(upIds(caller, first.url), 'the table still names the old process: the claim did it').toEqual([oldId]);
+  }, 30_000);
+
+  it('believes no forged, replayed or looping claim: the 401 is thrown after one request, or after one re-signed request', async () => {
+    const forged = (audience: string) => ({ id: 'cccccccccccccccc', timestamp: String(Date.now()), proof: createVerifier('another-secret-0123456789abcdef').vouch('cccccccccccccccc', audience).proof });
+    const claims: Record<string, (audience: string) => unknown> = {
+      missing: () => undefined,
+      malformed: () => ({ id: 'x', timestamp: 'soon', proof: 'zz' }),
+      oversized: (audience) => createVerifier(SECRET).vouch('c'.repeat(100_000), audience),
+      'under another secret': forged,
+      'replayed for another audience': () => createVerifier(SECRET).vouch('cccccccccccccccc', 'bbbbbbbbbbbbbbbb'),
+      stale: (audience) => createVerifier(SECRET).vouch('cccccccccccccccc', audience, Date.now() - 60_000),
+    };
+    for (const [name, claim] of Object.entries(claims)) {
+      let received = 0;
+      const fake = await startApp('liar-service', {
+        options: slow,
+        define: (app) =>
+          app.post('/orders', (req, res) => {
+            received++;
+            res.status(401).json({ error: 'unauthorized', reason: 'signed for another instance', instance: claim(String(req.headers['x-micro-audience'])) });
+          }),
+      });
+      const caller = await startApp('liar-caller', { options: { ...slow, peers: [fake.url] } });
+      await waitFor(() => caller.micro.peers().some((peer) => peer.service === 'liar-service' && peer.status === 'UP'), 'the caller sees the liar');
+      const error = await caller.micro.services.liarService.createOrder({ item: 1 }).catch((thrown: unknown) => thrown);
+      expect(error, name).toBeInstanceOf(RemoteError);
+      expect((error as RemoteError).status, name).toBe(401);
+      expect(received, `${name}: one request, not sent again`).toBe(1);
+      await caller.stop();
+      await fake.stop();
+    }
+    // A genuine claim every time (a bug, or a peer that holds the secret and lies): sent again once, then thrown.
+    let received = 0;
+    const looping = await startApp('loop-service', {
+      options: slow,
+      define: (app) =>
+        app.post('/orders', (req, res) => {
+          received++;
+          const audience = String(req.headers['x-micro-audience']);
+          const next = `${audience.slice(0, 15)}${audience.endsWith('0') ? '1' : '0'}`;
+          res.status(401).json({ error: 'unauthorized', reason: 'signed for another instance', instance: createVerifier(SECRET).vouch(next, audience) });
+        }),
+    });
+    const caller = await startApp('loop-caller', { options: { ...slow, peers: [looping.url] } });
+    await waitFor(() => caller.micro.peers().some((peer) => peer.service === 'loop-service' && peer.status === 'UP'), 'the caller sees the looping service');
+    const error = await caller.micro.services.loopService.createOrder({ item: 1 }).catch((thrown: unknown) => thrown);
+    expect((error as RemoteError).status).toBe(401);
+    expect(received).toBe(2);
+  }, 60_000);
+
+  it('vouches only for an authentic request: a forged one signed for another id gets a bare 401', async () => {
+    const service = await spawnService('user-service', slow, 0, 'drain-service.mjs');
+    const post = async (secret: string) => {
+      const body = JSON.stringify({ item: 1 });
+      const answer = await fetch(`${service.url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...signRequest(secret, 'POST', '/orders', body, undefined, 'aaaaaaaaaaaaaaaa') }, body });
+      return { status: answer.status, body: (await answer.json()) as { reason: string; instance?: { id: string } } };
+    };
+    const authentic = await post(SECRET);
+    expect(authentic.status).toBe(401);
+    expect(authentic.body.instance?.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(createVerifier(SECRET).claimed(authentic.body.instance, 'aaaaaaaaaaaaaaaa')).toBe(authentic.body.instance?.id);
+    const forgedRequest = await post('another-secret-0123456789abcdef');
+    expect(forgedRequest).toEqual({ status: 401, body: { error: 'unauthorized', reason: 'signed for another instance' } });
+  }, 30_000);
 });
