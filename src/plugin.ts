@@ -174,7 +174,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   const served = new ServedRequests();
   mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => served.within(request, next));
   // Outside discovery's wrapper, so that pings and leaves in flight are counted too.
-  const drain = settings.drain === false ? undefined : new Drain({ timeout: settings.drain.timeout, name: settings.serviceName, logger: settings.logger, leave: () => handle.close() });
+  const drain = settings.drain === false ? undefined : new Drain({ timeout: settings.drain.timeout, name: settings.serviceName, logger: settings.logger, leave: () => handle.close(), shared: group !== undefined });
   drain?.wrap(app);
 
   let closing: Promise<void> | undefined;

@@ -6,7 +6,7 @@
  */
 import type { ExpressApp, IncomingRequest, ListeningServer, OutgoingResponse } from '../express.ts';
 import type { Logger } from '../options.ts';
-import { delay, exitProcess, monotonicNow, onShutdownSignal, signalExitCode, type ShutdownSignal } from '../runtime/index.ts';
+import { delay, exitProcess, monotonicNow, onShutdownSignal, signalExitCode, stopAccepting, type ShutdownSignal } from '../runtime/index.ts';
 
 /**
  * How long no request may have started before the servers close. A caller that picked this
@@ -40,6 +40,11 @@ export interface DrainSettings {
   readonly logger: Logger;
   /** Leaves the cluster (`micro.close()`). */
   readonly leave: () => Promise<void>;
+  /**
+   * The port is shared with sibling workers (node:cluster), so no leave turns callers away: the
+   * server stops taking connections first, and the siblings take the new ones.
+   */
+  readonly shared: boolean;
 }
 
 const drains = new Set<Drain>();
@@ -121,7 +126,7 @@ export class Drain {
 
   /** Leaves, waits for a quiet moment, closes the servers, waits for the rest; the exit code (1 when time ran out). */
   async run(signal: ShutdownSignal): Promise<number> {
-    const { timeout, name, logger, leave } = this.#settings;
+    const { timeout, name, logger, leave, shared } = this.#settings;
     this.#draining = true;
     const deadline = monotonicNow() + timeout;
     logger.info(`express-micro: ${name} got ${signal}: leaving the cluster and finishing the requests in flight (at most ${timeout} ms), then exiting`);
@@ -131,6 +136,9 @@ export class Drain {
       () => (left = true),
     );
     await Promise.race([leaving, this.#until(() => left, deadline)]);
+    // Callers keep sending to a shared address; new connections now reach the siblings, and each
+    // open one carries at most one more request (its answer says `Connection: close`).
+    if (shared) for (const server of this.#servers) stopAccepting(server);
     const quiet = await this.#until(() => this.#inFlight === 0 && monotonicNow() - this.#lastStart >= QUIET_MS, deadline);
     for (const server of this.#servers) {
       server.close();

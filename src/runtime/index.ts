@@ -10,7 +10,7 @@ export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './se
 export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './host/index.ts';
 export { after, delay, every, monotonicNow, type Timer } from './timers/index.ts';
 export { resolveAddresses } from './dns/index.ts';
-export { sharedListenerGroup } from './workers/index.ts';
+export { sharedListenerGroup, stopAccepting } from './workers/index.ts';
 export { readTlsMaterial, TlsMaterialError, type ReadTlsOptions, type TlsMaterial } from './tls/index.ts';
 export { createRequestContext, type RequestContext } from './context/index.ts';
 export { injectActiveSpan, openTelemetry, withRemoteParent, type OpenTelemetryApi, type RemoteParent } from './telemetry/index.ts';

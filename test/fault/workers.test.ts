@@ -8,6 +8,7 @@
  * seconds and about a third of the signed calls got 401.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +39,11 @@ afterEach(async () => {
   }
 });
 
-/** Starts the primary; `workers` lists every worker that has listened, in order, by pid. */
-async function startWorkers(runtime: Runtime, options: Record<string, unknown>): Promise<{ workers: number[]; port: () => number }> {
+/**
+ * Starts the primary; `workers` lists every worker that has listened, in order, by pid, and
+ * `exits` each worker's exit code by pid.
+ */
+async function startWorkers(runtime: Runtime, options: Record<string, unknown>): Promise<{ workers: number[]; exits: Map<number, number | null>; port: () => number }> {
   const [command, args] = COMMANDS[runtime];
   // Workers share a port they ask for by number (port 0 would give each its own on Bun): a free
   // one, found by listening on 0 and letting it go.
@@ -53,20 +57,24 @@ async function startWorkers(runtime: Runtime, options: Record<string, unknown>):
   });
   primary = child;
   const workers: number[] = [];
+  const exits = new Map<number, number | null>();
   let port = 0;
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
     let newline: number;
     while ((newline = output.indexOf('\n')) >= 0) {
-      const match = /^WORKER (\d+) (\d+)$/.exec(output.slice(0, newline));
+      const line = output.slice(0, newline);
       output = output.slice(newline + 1);
+      const exited = /^EXITED (\d+) (\d+|null)$/.exec(line);
+      if (exited) exits.set(Number(exited[1]), exited[2] === 'null' ? null : Number(exited[2]));
+      const match = /^WORKER (\d+) (\d+)$/.exec(line);
       if (!match) continue;
       workers.push(Number(match[1]));
       port = Number(match[2]);
     }
   });
-  return { workers, port: () => port };
+  return { workers, exits, port: () => port };
 }
 
 describe.each(['node', 'bun', 'deno'] as const)('node:cluster workers on one port, on %s', (runtime) => {
@@ -137,5 +145,86 @@ describe.each(['node', 'bun', 'deno'] as const)('node:cluster workers on one por
     expect(lost).toEqual([]);
     expect([...rowCounts]).toEqual([1]);
     expect(rows().map((peer) => [peer.id, peer.url, peer.status])).toEqual([[[...ids][0], url, 'UP']]);
+  }, 120_000);
+
+  it('with drain, a worker stopped by SIGTERM hands its share to its siblings and exits 0 long before the timeout; no GET or POST is lost', async () => {
+    // The timeout is the bound a stuck drain would hit: its exit code would then be 1. Beside the
+    // caller's keep-alive calls, a client that opens a new connection per request (as a load
+    // balancer in front of the workers may): while the worker still took connections, the
+    // primary kept handing it a share of those, and it never saw the quiet moment it waits for.
+    // Not on Bun: its server cannot stop taking connections and keep the open ones (README,
+    // "Several workers on one port"), so such a client keeps a draining worker busy there. On
+    // Deno a new connection that reaches the worker as it stops may be reset (about 1 in 300 of
+    // that client's requests here): counted, not asserted; the library's own calls lose nothing.
+    const group = await startWorkers(runtime, { serviceName: 'user-service', host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, drain: { timeout: 8000 } });
+    await waitFor(() => group.workers.length >= 2, 'two workers listening', 15_000);
+    const url = `http://127.0.0.1:${group.port()}`;
+    const caller = await startApp('order-service', { options: { peers: [url] } });
+    await waitFor(() => caller.micro.peers().some((peer) => peer.url === url && peer.status === 'UP'), 'the caller sees user-service UP', 10_000);
+
+    const failures: string[] = [];
+    const external = { sent: 0, failed: [] as string[] };
+    const answeredBy = new Map<number, number>();
+    let calls = 0;
+    let posts = 0;
+    let running = true;
+    const bound = Date.now() + 60_000;
+    const worker = async (offset: number): Promise<void> => {
+      for (let index = offset; running && Date.now() < bound && calls < 100_000; index++) {
+        calls++;
+        const post = index % 2 === 1;
+        try {
+          const users = caller.micro.services.userService;
+          const answer = (post ? await users.createOrder({ item: index }) : await users.getUser({ id: index })) as { pid: number };
+          if (post) posts++;
+          answeredBy.set(answer.pid, (answeredBy.get(answer.pid) ?? 0) + 1);
+        } catch (error) {
+          failures.push(`${post ? 'POST' : 'GET'} ${(error as Error).name}: ${(error as Error).message}`);
+        }
+      }
+    };
+    const fresh = async (): Promise<void> => {
+      while (running && Date.now() < bound && external.sent < 20_000) {
+        external.sent++;
+        await new Promise<void>((resolve) => {
+          // agent: false: a connection of its own, closed after the answer.
+          const request = get(`${url}/users/${external.sent}`, { agent: false }, (response) => {
+            if (response.statusCode !== 200) external.failed.push(`status ${response.statusCode}`);
+            response.resume().once('end', resolve);
+          });
+          request.once('error', (error) => {
+            external.failed.push(error.message);
+            resolve();
+          });
+        });
+      }
+    };
+    const clients = runtime === 'bun' ? [] : [fresh(), fresh()];
+    const load = Promise.all([...Array.from({ length: IN_FLIGHT }, (_, offset) => worker(offset)), ...clients]);
+    const drained: number[] = [];
+    try {
+      const [first, second] = group.workers as [number, number];
+      await waitFor(() => (answeredBy.get(first) ?? 0) >= 50 && (answeredBy.get(second) ?? 0) >= 50, 'both workers answer', 15_000);
+      for (const [turn, pid] of [first, second].entries()) {
+        const signalled = Date.now();
+        process.kill(pid, 'SIGTERM');
+        await waitFor(() => group.exits.has(pid), `worker ${pid} exits after SIGTERM`, 15_000);
+        drained.push(Date.now() - signalled);
+        expect(group.exits.get(pid), `worker ${pid} drained (exit 0), not cut off at the timeout (exit 1)`).toBe(0);
+        await waitFor(() => group.workers.length >= 3 + turn, 'the primary re-forks it', 15_000);
+        const before = calls;
+        await waitFor(() => calls >= before + 300, '300 more calls', 15_000);
+      }
+    } finally {
+      running = false;
+      await load;
+    }
+    console.info(
+      `workers with drain on ${runtime}: ${calls} calls (${posts} POSTs), ${failures.length} failed; ${external.sent} requests on fresh connections, ${external.failed.length} failed` +
+        `${external.failed.length > 0 ? ` (${[...new Set(external.failed)].join(', ')})` : ''}; drained in ${drained.join(' and ')} ms (timeout 8000)`,
+    );
+    expect(failures.slice(0, 10)).toEqual([]);
+    expect(posts).toBeGreaterThan(300);
+    if (runtime === 'node') expect(external.failed).toEqual([]);
   }, 120_000);
 });

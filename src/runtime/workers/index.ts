@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { Server as NetServer } from 'node:net';
 
 /**
  * Names the group of processes that share this process's listening socket, or undefined when it
@@ -10,4 +11,18 @@ import cluster from 'node:cluster';
  */
 export function sharedListenerGroup(): string | undefined {
   return cluster.isWorker ? `node:cluster primary ${process.ppid}` : undefined;
+}
+
+/**
+ * Stops `server` taking new connections and keeps the open ones; false where that cannot be done,
+ * and nothing changes. A node:cluster worker's share of the port then goes to its siblings (the
+ * primary hands it no more connections) while its callers' keep-alive connections finish their
+ * requests; node:http's own `close()` would also close the idle ones, under a request a caller
+ * may be writing on one that moment. Node and Deno: their http server is node:net's. Bun: it is
+ * not, and its `close()` closes the idle connections too, so the drain waits as a lone one does.
+ */
+export function stopAccepting(server: object): boolean {
+  if (!(server instanceof NetServer)) return false;
+  NetServer.prototype.close.call(server);
+  return true;
 }
