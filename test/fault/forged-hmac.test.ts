@@ -299,15 +299,18 @@ describe('a restart in place with enableHmac', () => {
 
   it('believes no forged, replayed or looping claim: the 401 is thrown after one request, or after one re-signed request', async () => {
     const forged = (audience: string) => ({ id: 'cccccccccccccccc', timestamp: String(Date.now()), proof: createVerifier('another-secret-0123456789abcdef').vouch('cccccccccccccccc', audience).proof });
-    const claims: Record<string, (audience: string) => unknown> = {
-      missing: () => undefined,
-      malformed: () => ({ id: 'x', timestamp: 'soon', proof: 'zz' }),
-      oversized: (audience) => createVerifier(SECRET).vouch('c'.repeat(100_000), audience),
-      'under another secret': forged,
-      'replayed for another audience': () => createVerifier(SECRET).vouch('cccccccccccccccc', 'bbbbbbbbbbbbbbbb'),
-      stale: (audience) => createVerifier(SECRET).vouch('cccccccccccccccc', audience, Date.now() - 60_000),
-    };
-    for (const [name, claim] of Object.entries(claims)) {
+    // What a fake service answers every POST with, and how many requests it must see.
+    const claims: [string, (audience: string) => unknown, number][] = [
+      ['missing', () => undefined, 1],
+      ['malformed', () => ({ id: 'x', timestamp: 'soon', proof: 'zz' }), 1],
+      ['oversized', (audience) => createVerifier(SECRET).vouch('c'.repeat(100_000), audience), 1],
+      ['under another secret', forged, 1],
+      ['replayed for another audience', () => createVerifier(SECRET).vouch('cccccccccccccccc', 'bbbbbbbbbbbbbbbb'), 1],
+      ['stale', (audience) => createVerifier(SECRET).vouch('cccccccccccccccc', audience, Date.now() - 60_000), 1],
+      // A genuine claim to yet another id every time (a bug, or a peer that holds the secret and lies): sent again once, then thrown.
+      ['looping', (audience) => createVerifier(SECRET).vouch(`${audience.slice(0, 15)}${audience.endsWith('0') ? '1' : '0'}`, audience), 2],
+    ];
+    for (const [name, claim, requests] of claims) {
       let received = 0;
       const fake = await startApp('liar-service', {
         options: slow,
@@ -322,27 +325,10 @@ describe('a restart in place with enableHmac', () => {
       const error = await caller.micro.services.liarService.createOrder({ item: 1 }).catch((thrown: unknown) => thrown);
       expect(error, name).toBeInstanceOf(RemoteError);
       expect((error as RemoteError).status, name).toBe(401);
-      expect(received, `${name}: one request, not sent again`).toBe(1);
+      expect(received, `${name}: requests seen`).toBe(requests);
       await caller.stop();
       await fake.stop();
     }
-    // A genuine claim every time (a bug, or a peer that holds the secret and lies): sent again once, then thrown.
-    let received = 0;
-    const looping = await startApp('loop-service', {
-      options: slow,
-      define: (app) =>
-        app.post('/orders', (req, res) => {
-          received++;
-          const audience = String(req.headers['x-micro-audience']);
-          const next = `${audience.slice(0, 15)}${audience.endsWith('0') ? '1' : '0'}`;
-          res.status(401).json({ error: 'unauthorized', reason: 'signed for another instance', instance: createVerifier(SECRET).vouch(next, audience) });
-        }),
-    });
-    const caller = await startApp('loop-caller', { options: { ...slow, peers: [looping.url] } });
-    await waitFor(() => caller.micro.peers().some((peer) => peer.service === 'loop-service' && peer.status === 'UP'), 'the caller sees the looping service');
-    const error = await caller.micro.services.loopService.createOrder({ item: 1 }).catch((thrown: unknown) => thrown);
-    expect((error as RemoteError).status).toBe(401);
-    expect(received).toBe(2);
   }, 60_000);
 
   it('vouches only for an authentic request: a forged one signed for another id gets a bare 401', async () => {
