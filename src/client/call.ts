@@ -291,7 +291,8 @@ async function run(
     refused = false;
     previous = instance;
     const started = Date.now();
-    const left = attempt === 0 ? allowed : deadline - started;
+    // A re-signed send is attempt 0 again, but gets only what is left.
+    const left = attempt === 0 && !resigned ? allowed : deadline - started;
     if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
     // An idempotent attempt that is not the last gets its own limit and can be re-issued: to
     // another UP instance (any, not only the rotation: ejection can leave the rotation one silent

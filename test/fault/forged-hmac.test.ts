@@ -11,7 +11,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import expressMicro, { RemoteError } from '../../src/index.ts';
+import expressMicro, { RemoteError, TimeoutError } from '../../src/index.ts';
 import { createVerifier, signRequest } from '../../src/security/index.ts';
 import { killAll, recordingLogger, SECRET, spawnService, waitFor } from '../helpers.ts';
 import { startApp, stopApps, type FaultService } from './helpers.ts';
@@ -330,6 +330,26 @@ describe('a restart in place with enableHmac', () => {
       await fake.stop();
     }
   }, 60_000);
+
+  it('sends the re-signed call within what is left of its timeout, not a fresh one', async () => {
+    // Each answer takes 150 ms: the first (a 401 with a genuine claim) leaves 100 ms of 250.
+    const slowLiar = await startApp('slow-liar-service', {
+      options: slow,
+      define: (app) =>
+        app.post('/orders', (req, res) => {
+          const audience = String(req.headers['x-micro-audience']);
+          const claim = createVerifier(SECRET).vouch(`${audience.slice(0, 15)}${audience.endsWith('0') ? '1' : '0'}`, audience);
+          setTimeout(() => res.status(401).json({ error: 'unauthorized', reason: 'signed for another instance', instance: claim }), 150);
+        }),
+    });
+    const caller = await startApp('slow-liar-caller', { options: { ...slow, peers: [slowLiar.url] } });
+    await waitFor(() => caller.micro.peers().some((peer) => peer.service === 'slow-liar-service' && peer.status === 'UP'), 'the caller sees the slow liar');
+    const started = performance.now();
+    const error = await caller.micro.services.slowLiarService.createOrder({ item: 1 }, { timeout: 250 }).catch((thrown: unknown) => thrown);
+    const elapsed = performance.now() - started;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(elapsed).toBeLessThan(250 + 250);
+  }, 30_000);
 
   it('vouches only for an authentic request: a forged one signed for another id gets a bare 401', async () => {
     const service = await spawnService('user-service', slow, 0, 'drain-service.mjs');
