@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { Server as NetServer } from 'node:net';
+import { runtimeName } from '../http/runtime-name.ts';
 
 /**
  * Names the group of processes that share this process's listening socket, or undefined when it
@@ -18,11 +19,14 @@ export function sharedListenerGroup(): string | undefined {
  * and nothing changes. A node:cluster worker's share of the port then goes to its siblings (the
  * primary hands it no more connections) while its callers' keep-alive connections finish their
  * requests; node:http's own `close()` would also close the idle ones, under a request a caller
- * may be writing on one that moment. Node and Deno: their http server is node:net's. Bun: it is
- * not, and its `close()` closes the idle connections too, so the drain waits as a lone one does.
+ * may be writing on one that moment. Node only: Bun's http server is not node:net's and its
+ * `close()` closes the idle connections too; on Deno, whose http server is node:net's, a
+ * connection that arrived as a worker closed its listener this way was now and then reset (about
+ * 1 in 400 requests of a client that opens a connection per request, test/fault/workers.test.ts).
+ * There the drain waits as a lone instance's does.
  */
 export function stopAccepting(server: object): boolean {
-  if (!(server instanceof NetServer)) return false;
+  if (runtimeName !== 'node' || !(server instanceof NetServer)) return false;
   NetServer.prototype.close.call(server);
   return true;
 }
