@@ -1,4 +1,4 @@
-// node scripts/dashboard-screenshot.mjs [out.png]: the README's picture of `express-micro
+// node scripts/dashboard-screenshot.mjs [out.png]: the picture in docs/operating.md (Dashboard) of `express-micro
 // dashboard` (docs/images/dashboard.png), taken from a small demo cluster on 127.0.0.1 with
 // Debian's Chromium (playwright-core). Run `npm run build` first: the services and the bin are the
 // built package. The cluster: two user-service instances in their own processes (one is killed

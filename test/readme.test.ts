@@ -1,6 +1,7 @@
 /**
  * The README's claims that code can check: the OptionError example is the real message, and the
- * HMAC-mode inspection snippet works against a live service (run with `sh`, as a reader would).
+ * HMAC-mode inspection snippet (docs/operating.md, "Inspecting a cluster") works against a live
+ * service (run with `sh`, as a reader would).
  * Node only: it runs the snippet with `node`, as the README does.
  */
 import { execFile } from 'node:child_process';
@@ -11,6 +12,8 @@ import expressMicro from '../src/index.ts';
 import { discovery, SECRET, startService, stopAll } from './helpers.ts';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+/** The guide the README's "Inspecting a cluster" moved to. */
+const OPERATING = readFileSync(new URL('../docs/operating.md', import.meta.url), 'utf8');
 
 afterEach(stopAll);
 
@@ -31,7 +34,7 @@ describe('README', () => {
     const service = await startService('inspected-service', (app) => app.get('/users/:id', (req, res) => res.json({})), { enableHmac: true });
     expect((await discovery(service.url, '/services')).status).toBe(401);
 
-    const section = README.slice(README.indexOf('### Inspecting a cluster'));
+    const section = OPERATING.slice(OPERATING.indexOf('## Inspecting a cluster'));
     const snippet = /```sh\n(node --input-type=module -e '[\s\S]+?' http:\/\/127\.0\.0\.1:3000)\n```/.exec(section)?.[1];
     expect(snippet).toBeDefined();
     const command = snippet!.replace(/http:\/\/127\.0\.0\.1:3000$/, service.url);

@@ -15,9 +15,10 @@ const HELP = `Usage: express-micro status [--peer URL]... [--json]
 
 Lists every service and instance of a running cluster: its status (UP, SUSPECT: UP but not
 answering its probes, DOWN), when it was last heard from, its last probe's round trip and how
-many routes it publishes. With several --peer, their views are merged (README, "Command line").
-During a secret rotation, a last line counts the requests the UP instances accepted under a
-previous secret, and says when the last one was (README, "Rotating the secret").
+many routes it publishes. With several --peer, their views are merged (docs/operating.md,
+"Command line"). During a secret rotation, a last line counts the requests the UP instances
+accepted under a previous secret, and says when the last one was (docs/deploying.md, "Rotating
+the secret").
 
   --json              print the view as JSON instead: { rows, reached, unreachable, at,
                       previousSecret: { accepted, instances, lastAcceptedAt, read } }.
