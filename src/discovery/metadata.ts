@@ -11,8 +11,11 @@ export const METADATA_LIMITS = { keys: 16, keyLength: 63, valueLength: 256, tota
 const KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
 /** A letter or digit, then letters, digits, `_`, `.` or `-`: 1–63 characters (`eu-west-1a`). */
 const ZONE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-/** Control characters would rewrite a terminal that shows the value (`express-micro status`). */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * Control characters would rewrite a terminal that shows the value (`express-micro status`), and
+ * invisible or direction-changing ones would make it read as something else.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
 /** The label set of an instance that has none: shared, frozen. */
 export const NO_METADATA: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);

@@ -68,6 +68,15 @@ describe('metadata and zone', () => {
     const other = a.micro.peers().find((peer) => peer.service === 'order-service');
     expect(Object.keys(other?.metadata ?? { missing: true }).filter((key) => key !== 'version')).toEqual([]);
     expect(other && 'zone' in other).toBe(false);
+    const view = (await (await discovery(b.url, '/services')).json()) as {
+      thisService: { metadata: unknown; zone: unknown };
+      connectedPeers: Record<string, { instances: { metadata: unknown; zone: unknown }[] }>;
+    };
+    expect(view.connectedPeers['user-service']?.instances.map(({ metadata, zone }) => ({ metadata, zone }))).toEqual([{ metadata: { version: '2', track: 'canary' }, zone: 'eu-west-1a' }]);
+    expect(view.thisService.zone).toBeNull();
+    const fromA = (await (await discovery(a.url, '/services')).json()) as typeof view;
+    expect(fromA.thisService).toMatchObject({ metadata: { version: '2', track: 'canary' }, zone: 'eu-west-1a' });
+    expect(fromA.connectedPeers['order-service']?.instances[0]?.zone).toBeNull();
     const self = a.micro.peers().find((peer) => peer.self);
     expect({ ...self?.metadata }).toEqual({ version: '2', track: 'canary' });
     expect(self?.zone).toBe('eu-west-1a');
