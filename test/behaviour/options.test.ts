@@ -68,6 +68,7 @@ describe('options', () => {
     ['metadata.note', { metadata: { note: 'x'.repeat(257) } }],
     ['metadata.note', { metadata: { note: 'line\nbreak' } }],
     ['metadata.note', { metadata: { note: '\u001b[31mred' } }],
+    ['metadata.note', { metadata: { note: 'abc\u202edef' } }],
     ['zone', { zone: '' }],
     ['zone', { zone: 42 }],
     ['zone', { zone: 'eu west' }],
