@@ -29,6 +29,9 @@ export type ParsedMetadata = { metadata: Readonly<Record<string, string>> } | { 
  */
 export function parseMetadata(value: unknown): ParsedMetadata {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { field: 'metadata', message: 'must be an object of string labels' };
+  // A Map or a class instance would pass as an object with no labels: refused instead of emptied.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return { field: 'metadata', message: 'must be a plain object of string labels' };
   const keys = Object.keys(value);
   if (keys.length > METADATA_LIMITS.keys) return { field: 'metadata', message: `has ${keys.length} labels; at most ${METADATA_LIMITS.keys} are allowed` };
   if (keys.length === 0) return { metadata: NO_METADATA };

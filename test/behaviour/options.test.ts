@@ -57,6 +57,7 @@ describe('options', () => {
     ['drain.timeout', { drain: { timeout: 0 } }],
     ['metadata', { metadata: 'v2' }],
     ['metadata', { metadata: ['v2'] }],
+    ['metadata', { metadata: new Map([['version', '2']]) }],
     ['metadata', { metadata: { '': 'x' } }],
     ['metadata', { metadata: { '1st': 'x' } }],
     ['metadata', { metadata: { 'has space': 'x' } }],
