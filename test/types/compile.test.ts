@@ -53,7 +53,12 @@ export async function correct(): Promise<unknown[]> {
   const orders = await services.orderService.getUserOrders({ userId: 1 }); // optional :orderId left out
   const created2 = await services.order_service.createOrder({ item: 'pen' });
   const ok: boolean = created2.created;
-  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok];
+  // $with: the same service's client, as typed, $call included; chained selectors too.
+  const canary = await services.userService.$with({ track: 'canary' }).getUser(7);
+  const canaryName: string = canary.name;
+  await services['user-service'].$with({ version: '2' }).$with({ zone: 'a' }).$call('GET', '/teams/:id', { id: 1 });
+  const pinned: boolean = (await services.order_service.$with({ version: '2' }).createOrder({ item: 'pen' })).created;
+  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, canaryName, pinned];
 }
 `;
 
@@ -68,6 +73,8 @@ export async function wrong(): Promise<unknown[]> {
   const age: number = user.name; // error: Type 'string' is not assignable to type 'number'
   const year = user.createdAt.getFullYear(); // error: Property 'getFullYear' does not exist on type 'string'
   await services.userService.findById({ id: 1 }); // error: Property 'findById' does not exist
+  services.userService.$with({ version: 2 }); // error: Type 'number' is not assignable to type 'string'
+  await services.userService.$with({ version: '2' }).getUsr({ id: 7 }); // error: Property 'getUsr' does not exist
   return [age, year];
 }
 `;
@@ -86,7 +93,7 @@ describe('a consumer compiled with the file generated from source', () => {
     const files = { 'services.d.ts': generated, 'editing.ts': `${HEAD}\nvoid services.$;\n` };
     expect(completions(folder.path, files, 'editing.ts').sort()).toEqual(['order-service', 'orderService', 'order_service', 'user-service', 'userService', 'user_service']);
     const calls = completions(folder.path, { ...files, 'editing.ts': `${HEAD}\nvoid services.userService.$;\n` }, 'editing.ts');
-    expect(calls).toEqual(expect.arrayContaining(['$call', 'getUser', 'getUsers', 'listUsers', 'getAccount', 'createSession']));
+    expect(calls).toEqual(expect.arrayContaining(['$call', '$with', 'getUser', 'getUsers', 'listUsers', 'getAccount', 'createSession']));
     expect(calls).not.toContain('findById');
   });
 

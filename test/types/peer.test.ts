@@ -78,6 +78,8 @@ describe('express-micro types --peer, Bearer', () => {
 export {};
 `);
     expect(generated).toContain(`export interface OrderService {
+  /** The same calls, sent only to instances whose metadata match every label of \`selector\` (\`{ version: '2' }\`). */
+  $with(selector: Readonly<Record<string, string>>): this;
   /** GET /orders/:userId */
   getOrders<T = unknown>(args: { userId: string | number; [key: string]: unknown }, options?: CallOptions): Promise<T>;
   getOrders<T = unknown>(userId: string | number, options?: CallOptions): Promise<T>;
@@ -104,7 +106,7 @@ export {};
     await waitFor(async () => (await runCli(check)).code === 1, 'user-service learns the new route', 5000);
     const changed = await runCli(check);
     expect(changed.err).toBe(
-      `express-micro types: ${out} is out of date: line 8 is "/** GET /orders/:userId */", would be "/** GET /orders/:userId/invoices */"; run the command without --check to update it\n`,
+      `express-micro types: ${out} is out of date: line 10 is "/** GET /orders/:userId */", would be "/** GET /orders/:userId/invoices */"; run the command without --check to update it\n`,
     );
     expect(readFileSync(out, 'utf8')).toBe(generated);
     const missing = await runCli(['types', '--peer', users.url, '--secret-file', secretFile(), '--out', join(folder.path, 'none.d.ts'), '--check']);

@@ -107,7 +107,7 @@ describe('reading a service from its source', () => {
 });
 
 describe('express-micro types --app', () => {
-  it('needs --name when the serviceName is not a literal, warns about a path it cannot read, and names the module given', async () => {
+  it('needs --name when the serviceName is not a literal, warns about a path it cannot read, and names the module given', { timeout: 60_000 }, async () => {
     const without = await runCli(['types', '--app', 'test/types/fixtures/unnamed-service.ts']);
     expect(without.code).toBe(2);
     expect(without.err).toBe(
@@ -124,7 +124,7 @@ describe('express-micro types --app', () => {
     expect(named.out).toContain('declare module "jsr:@x/express-micro" {');
   });
 
-  it('refuses a file with no expressMicro() call, a missing file and a bad --name, in one line each', async () => {
+  it('refuses a file with no expressMicro() call, a missing file and a bad --name, in one line each', { timeout: 60_000 }, async () => {
     expect(await runCli(['types', '--app', 'test/types/fixtures/plain-express.ts', '--name', 'x'])).toEqual({
       code: 2,
       out: '',

@@ -1,7 +1,8 @@
 /**
- * Writes the declaration file: one plain interface per service (a method per call name), and a
- * module augmentation that lists every spelling of every service in `ServiceRegistry` and closes
- * it (`ServiceRegistryOptions.closed`), so a name the file does not list fails to compile.
+ * Writes the declaration file: one plain interface per service (a method per call name, and
+ * `$with` for metadata-selected instances), and a module augmentation that lists every spelling
+ * of every service in `ServiceRegistry` and closes it (`ServiceRegistryOptions.closed`), so a
+ * name the file does not list fails to compile.
  *
  * The output is a pure function of the services' routes: sorted in code-unit order, no
  * timestamps, no paths of this machine, so it can be committed and diffed, and `--check` can
@@ -105,14 +106,24 @@ function callLines(name: string, route: CompiledRoute, model: RouteModel | undef
 // Parameter names that cannot be a parameter's name in a declaration.
 const RESERVED_WORDS = new Set(['break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default', 'delete', 'do', 'else', 'enum', 'export', 'extends', 'false', 'finally', 'for', 'function', 'if', 'import', 'in', 'instanceof', 'new', 'null', 'return', 'super', 'switch', 'this', 'throw', 'true', 'try', 'typeof', 'var', 'void', 'while', 'with', 'yield', 'let', 'static', 'implements', 'interface', 'package', 'private', 'protected', 'public', 'await', 'arguments', 'eval']);
 
+/**
+ * `$with(selector)` on every service: the same calls, restricted to the instances whose metadata
+ * match the selector. `this` is the client it is called on (the interface and the registry's
+ * `$call`), so the answer is as typed as the service, with no import and nothing to unfold.
+ */
+const WITH_LINES = [
+  '  /** The same calls, sent only to instances whose metadata match every label of `selector` (`{ version: \'2\' }`). */',
+  '  $with(selector: Readonly<Record<string, string>>): this;',
+];
+
 function serviceLines(service: ServiceModel, typeName: string): { lines: string[]; calls: number } {
   const index = indexRoutes(service.routes);
   const models = new Map(service.routes.map((route) => [`${route.method} ${route.path}`, route]));
-  const lines = [`/** The calls of \`${service.name}\`. */`, `export interface ${typeName} {`];
+  const lines = [`/** The calls of \`${service.name}\`. */`, `export interface ${typeName} {`, ...WITH_LINES];
   let calls = 0;
   for (const name of [...index.keys()].sort(compare)) {
     const found = index.get(name);
-    if (found === undefined || name === '$call' || RESERVED.has(name)) continue;
+    if (found === undefined || name === '$call' || name === '$with' || RESERVED.has(name)) continue;
     if ('ambiguous' in found) {
       lines.push(`  // ${commentText(`${name}: claimed by ${found.ambiguous.join(' and ')}, so calling it by name fails; use $call(method, path, args).`)}`);
       continue;
