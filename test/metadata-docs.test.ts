@@ -15,7 +15,8 @@ const folder = tempFolder('metadata-docs');
 afterAll(() => folder.remove());
 
 function block(language: string): string {
-  const found = new RegExp('```' + language + '\\n([\\s\\S]*?)```').exec(DOC)?.[1];
+  // The info string may carry marks after the language (`text output`; docs/development.md).
+  const found = new RegExp('```' + language + '(?: [^\\n]*)?\\n([\\s\\S]*?)```').exec(DOC)?.[1];
   expect(found, `a ${language} block`).toBeDefined();
   return found as string;
 }
