@@ -35,7 +35,8 @@ export interface ExpressMicro {
   metrics(): Metrics;
   /**
    * Middleware for the app's own routes that accepts only requests signed by the cluster
-   * (needs `enableHmac: true`). Put it before `express.json()`: it reads the raw body itself.
+   * (needs `enableHmac: true`). It goes before or after the app's body parser (`express.json()`
+   * and the others): either way it checks the hash of the body's bytes as they were sent.
    */
   requireSignature(): Middleware;
   /**
