@@ -181,6 +181,33 @@ describe('requireSignature after express.raw() checks the bytes themselves', () 
   });
 });
 
+describe('requireSignature after a parser inside a router and a sub-app mounted on the plugin\'s app', () => {
+  it('checks the body the parser read, under the full path', async () => {
+    const client = await startService('client-service', () => {}, { enableHmac: true });
+    const service = await startService('mounted-service', (app, micro) => {
+      const router = express.Router();
+      router.use(express.json(), micro.requireSignature());
+      router.post('/items', (req, res) => res.json({ router: req.body as unknown }));
+      app.use('/api', router);
+      const sub = express();
+      sub.use(express.text(), micro.requireSignature());
+      sub.post('/notes', (req, res) => res.json({ sub: req.body as unknown }));
+      app.use('/sub', sub);
+    }, { enableHmac: true, peers: [client.url] });
+    const audience = service.micro.peers().find((peer) => peer.self)?.id ?? '';
+    const post = (path: string, type: string, body: string, signedBody = body) =>
+      fetch(`${service.url}${path}`, { method: 'POST', headers: { 'content-type': type, ...signRequest(SECRET, 'POST', path, signedBody, Date.now(), audience) }, body });
+    const routed = await post('/api/items', 'application/json', '{"a":"é"}');
+    expect(routed.status).toBe(200);
+    expect(await routed.json()).toEqual({ router: { a: 'é' } });
+    const mounted = await post('/sub/notes', 'text/plain', 'hé');
+    expect(mounted.status).toBe(200);
+    expect(await mounted.json()).toEqual({ sub: 'hé' });
+    expect((await post('/api/items', 'application/json', '{"a":"e"}', '{"a":"é"}')).status).toBe(401);
+    expect((await post('/sub/notes', 'text/plain', 'he', 'hé')).status).toBe(401);
+  });
+});
+
 describe('docs/security.md, "Signed calls and body parsers"', () => {
   it('runs its example (express.json() first): a cluster call is accepted and the body parsed (200 calls, 16 at once), an unsigned one refused', async () => {
     const text = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');
