@@ -7,7 +7,7 @@ import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/inde
 import { resolveOptions, resolveTls, type ExpressMicroOptions, type ResolvedOptions, type TlsOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
 import { after, createHttpClient, hostCandidates, sha256Hex, sharedListenerGroup, sourceAddressTowards } from './runtime/index.ts';
-import { bearerHeader, bearerSecretIndex, bodyMatches, clientAddress, compileAllowList, createVerifier, requireSignature, resolveSecrets, signRequest, type Verifier } from './security/index.ts';
+import { bearerHeader, bearerSecretIndex, bodyMatches, clientAddress, compileAllowList, createVerifier, digestSignedBody, requireSignature, resolveSecrets, signRequest, type Verifier } from './security/index.ts';
 
 /** What `expressMicro()` returns. */
 export interface ExpressMicro {
@@ -35,7 +35,8 @@ export interface ExpressMicro {
   metrics(): Metrics;
   /**
    * Middleware for the app's own routes that accepts only requests signed by the cluster
-   * (needs `enableHmac: true`). Put it before `express.json()`: it reads the raw body itself.
+   * (needs `enableHmac: true`). It goes before or after the app's body parser (`express.json()`
+   * and the others): either way it checks the hash of the body's bytes as they were sent.
    */
   requireSignature(): Middleware;
   /**
@@ -174,7 +175,13 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Requests that arrive with a deadline (x-micro-timeout) or a trace (traceparent) are served
   // under them: the calls their handlers make inherit what is left, and the trace.
   const served = new ServedRequests();
-  mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => served.within(request, next));
+  // Once the app uses requireSignature(), a signed request's body is hashed as whoever reads it
+  // reads it, so the check holds after a body parser too (docs/security.md).
+  let signatureRequired = false;
+  mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => {
+    if (signatureRequired) digestSignedBody(request);
+    return served.within(request, next);
+  });
   // Outside discovery's wrapper, so that pings and leaves in flight are counted too.
   const drain = settings.drain === false ? undefined : new Drain({ timeout: settings.drain.timeout, name: settings.serviceName, logger: settings.logger, leave: () => handle.close(), shared: group !== undefined });
   drain?.wrap(app);
@@ -305,6 +312,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     metrics: () => metrics.snapshot(cluster.table.instances()),
     requireSignature() {
       if (!verifier) throw new OptionError('enableHmac', 'must be true to use requireSignature()');
+      signatureRequired = true;
       let audiences = [cluster.id];
       return requireSignature(verifier, { allow, audiences: () => (audiences[0] === cluster.id ? audiences : (audiences = [cluster.id])) });
     },

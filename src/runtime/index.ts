@@ -6,6 +6,7 @@
 export { createHttpClient, createStreamingClient, runtimeName, TransportError } from './http/index.ts';
 export type { HttpClient, HttpRequest, HttpResponse, LineStreamRequest, StreamingHttpClient, TransportFailure } from './http/index.ts';
 export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto/index.ts';
+export { bodyDigestOf, digestBodyAsRead, type BodyDigest } from './body-digest/index.ts';
 export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';
 export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './host/index.ts';
 export { after, delay, every, monotonicNow, type Timer } from './timers/index.ts';

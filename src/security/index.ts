@@ -16,6 +16,6 @@ export {
   type VerifierOptions,
   type VerifyResult,
 } from './hmac.ts';
-export { requireSignature, type RequireSignatureOptions } from './middleware.ts';
-export { bodyConsumed, DEFAULT_BODY_LIMIT, readRawBody, type RawBodyResult } from './raw-body.ts';
+export { digestSignedBody, requireSignature, type RequireSignatureOptions } from './middleware.ts';
+export { bodyConsumed, DEFAULT_BODY_LIMIT, DISCARD_PAST_LIMIT, readRawBody, type RawBodyResult } from './raw-body.ts';
 export { MAX_SECRETS, MIN_SECRET_LENGTH, PREVIOUS_SECRET_ENV, resolveSecret, resolveSecrets, SECRET_ENV } from './secret.ts';

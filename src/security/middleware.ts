@@ -1,6 +1,7 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
 import { clientAddress } from './allow-list.ts';
-import { bodyMatches, type InstanceClaim, type Verifier } from './hmac.ts';
+import { bodyDigestOf, constantTimeEqual, digestBodyAsRead } from '../runtime/index.ts';
+import { SIGNATURE_HEADERS, type InstanceClaim, type Verifier } from './hmac.ts';
 import { bodyConsumed, DEFAULT_BODY_LIMIT, readRawBody } from './raw-body.ts';
 
 /** Options of `requireSignature`. */
@@ -42,15 +43,30 @@ function hasIdentityEncoding(request: IncomingRequest): boolean {
 }
 
 /**
+ * Starts taking the SHA-256 of a signed request's body as it is read (`runtime/body-digest`), so
+ * that `requireSignature()` can check the exact bytes sent even when a body parser read them
+ * first. The plugin calls it for every request that carries a signature, ahead of the app's
+ * middleware (docs/security.md, "Signed calls and body parsers"); unsigned requests are left alone.
+ */
+export function digestSignedBody(request: IncomingRequest): void {
+  if (request.headers[SIGNATURE_HEADERS.signature] !== undefined) digestBodyAsRead(request);
+}
+
+/**
  * A middleware for the app's own routes that lets through only requests signed by the cluster
  * (`enableHmac`): 403 for an address `allow` refuses, 401 `{ error: 'unauthorized', reason }`
  * for a missing, wrong, stale or replayed signature or a body that does not match its hash.
  *
- * It must come BEFORE `express.json()` (or any body parser): it reads the raw body itself (up
- * to `limit` bytes, 413 past that), checks its hash, and then sets `request.body` to the parsed
- * JSON for a JSON content type, to the text for other non-empty bodies, and leaves it alone for
- * an empty body. It marks the body as read, so body parsers after it do nothing (Express 4 and 5).
- * If a parser already consumed the body, it fails closed with 500, since the raw bytes are gone.
+ * It works before or after a body parser (`express.json()`, `urlencoded`, `text`, `raw`; Express 4
+ * and 5), and checks the hash of the bytes that were sent either way (see {@link digestSignedBody}):
+ * - after a parser that read the body: the parser's `request.body` stands; a body past `limit`
+ *   gets 413;
+ * - first (or after a parser that skipped the request): it reads the raw body itself (up to
+ *   `limit` bytes, 413 past that), and sets `request.body` to the parsed JSON for a JSON content
+ *   type, to the text for other non-empty bodies, and leaves it alone for an empty body. It marks
+ *   the body as read, so body parsers after it do nothing (Express 4 and 5).
+ * Content-encoded bodies get 415. On an app `expressMicro()` does not serve, the hash is taken
+ * only when it comes first: after a parser there it answers 500 `misconfigured`.
  */
 export function requireSignature(verifier: Verifier, options: RequireSignatureOptions = {}): Middleware {
   const limit = options.limit ?? DEFAULT_BODY_LIMIT;
@@ -71,12 +87,30 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
       refuse(response, 401, 'unauthorized', result.reason, claim);
       return;
     }
-    if (bodyConsumed(request)) {
-      refuse(response, 500, 'misconfigured', 'requireSignature must come before body parsers');
-      return;
-    }
     if (!hasIdentityEncoding(request)) {
       refuse(response, 415, 'unsupported media type', 'signed bodies must not be content-encoded');
+      return;
+    }
+    const consumed = bodyConsumed(request);
+    const digest = bodyDigestOf(request) ?? (consumed ? undefined : digestBodyAsRead(request));
+    if (digest === undefined || (consumed && !digest.ended)) {
+      refuse(response, 500, 'misconfigured', 'the body was read before requireSignature() on an app that expressMicro() does not serve: put requireSignature() before the body parser there');
+      return;
+    }
+    const check = (): boolean => {
+      if (digest.bytes > limit) {
+        refuse(response, 413, 'payload too large', `body larger than ${limit} bytes`);
+        return false;
+      }
+      if (!constantTimeEqual(digest.hex(), result.bodyHash)) {
+        refuse(response, 401, 'unauthorized', 'body does not match its signed hash');
+        return false;
+      }
+      return true;
+    };
+    if (consumed) {
+      // A parser in front read it: every byte went through the digest on its way to the parser.
+      if (check()) next();
       return;
     }
     readRawBody(request, limit).then(
@@ -85,10 +119,7 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
           refuse(response, body.status, body.status === 413 ? 'payload too large' : 'bad request', body.reason);
           return;
         }
-        if (!bodyMatches(result.bodyHash, body.text)) {
-          refuse(response, 401, 'unauthorized', 'body does not match its signed hash');
-          return;
-        }
+        if (!check()) return;
         if (body.text !== '') {
           if (isJson(request)) {
             try {

@@ -39,6 +39,9 @@ error as one line on standard error (RemoteError, RouteNotFoundError, TimeoutErr
 ${PEER_HELP}
   The peers say which instances are UP; the call goes to them in turn (to the next one when a
   connection cannot be made), signed for the instance with --hmac. It does not join the cluster.
+  With --hmac, as a service's own calls do, it follows an instance restarted in place (its 401
+  says, signed, which id answers now), and signs with EXPRESS_DISCOVERY_KEY_PREVIOUS where an
+  instance refuses the first secret (a rotation under way).
 
 Exit codes: 0 the service answered 2xx; 1 the call failed (an error answer, a timeout, no UP
 instance, no such call); 2 bad input (not JSON, not an object, an unknown option) or no peer
@@ -127,7 +130,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
       instances: candidates(clusterViewOf(answers, unreachable, at).rows, key),
       known,
       timeout,
-      signWith: options.hmac ? secret : undefined,
+      signWith: options.hmac ? [secret, ...secrets.previous] : undefined,
       tls: options.tls,
       signal: context.signal,
     });

@@ -10,7 +10,7 @@ import type { CompiledRoute } from '../../../client/route-index.ts';
 import type { CallArguments } from '../../../client/types.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../../../errors/index.ts';
 import { createHttpClient, TransportError, type TlsMaterial } from '../../../runtime/index.ts';
-import { signRequest } from '../../../security/hmac.ts';
+import { createVerifier, signRequest } from '../../../security/hmac.ts';
 import type { InstanceRow } from '../../cluster-view.ts';
 import { CliError } from '../../errors.ts';
 
@@ -26,8 +26,12 @@ export interface OutgoingCall {
   /** Every service the peers know, for {@link ServiceUnavailableError}. */
   readonly known: readonly string[];
   readonly timeout: number;
-  /** The secret, to sign the call when the cluster signs (`--hmac`); undefined to send it plain. */
-  readonly signWith: string | undefined;
+  /**
+   * The secrets, to sign the call when the cluster signs (`--hmac`): the first is used, the
+   * others (`EXPRESS_DISCOVERY_KEY_PREVIOUS`, during a rotation) after a refusal for a wrong
+   * signature; undefined to send the call plain.
+   */
+  readonly signWith: readonly string[] | undefined;
   readonly signal: AbortSignal | undefined;
   /** For a cluster that uses `tls` (`--ca`, `--cert`, `--key`). */
   readonly tls: TlsMaterial | undefined;
@@ -41,30 +45,55 @@ export async function sendCall(call: OutgoingCall): Promise<unknown> {
   const begun = Date.now();
   const deadline = begun + call.timeout;
   const http = createHttpClient(call.tls);
+  const secrets = call.signWith;
+  // The library's own check of an instance's signed claim (any of the secrets, within the window).
+  const verifier = secrets === undefined || secrets.length === 0 ? undefined : createVerifier(secrets);
   let lastError: unknown;
   try {
     for (const instance of call.instances) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new TimeoutError(service, call.call, instance.url + path, call.timeout);
-      const headers: Record<string, string> = { [DEADLINE_HEADER]: String(Math.max(1, Math.floor(left))) };
-      if (route.sendsBody) headers['content-type'] = 'application/json';
       // Signed for this instance (its id is the audience requireSignature() checks); a peer
       // too old to publish its own id gets the empty audience, which only discovery accepts.
-      if (call.signWith !== undefined) Object.assign(headers, signRequest(call.signWith, route.method, path, body, Date.now(), instance.id === instance.url ? '' : instance.id));
-      let answer;
-      try {
-        answer = await http.request({ origin: instance.url, path, method: route.method, headers, body, timeout: left, signal: call.signal });
-      } catch (error) {
-        if (!(error instanceof TransportError)) throw error;
-        if (error.kind === 'abort') throw new CliError('stopped before an answer came');
-        if (error.kind === 'timeout') throw new TimeoutError(service, call.call, instance.url + path, call.timeout);
-        lastError = error;
-        if (error.kind === 'connect' || route.idempotent) continue;
-        throw new ConnectionError(service, call.call, instance.url + path, error);
+      let audience = instance.id === instance.url ? '' : instance.id;
+      let secret = 0;
+      let claimFollowed = false;
+      for (;;) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new TimeoutError(service, call.call, instance.url + path, call.timeout);
+        const headers: Record<string, string> = { [DEADLINE_HEADER]: String(Math.max(1, Math.floor(left))) };
+        if (route.sendsBody) headers['content-type'] = 'application/json';
+        if (secrets !== undefined) Object.assign(headers, signRequest(secrets[secret] as string, route.method, path, body, Date.now(), audience));
+        let answer;
+        try {
+          answer = await http.request({ origin: instance.url, path, method: route.method, headers, body, timeout: left, signal: call.signal });
+        } catch (error) {
+          if (!(error instanceof TransportError)) throw error;
+          if (error.kind === 'abort') throw new CliError('stopped before an answer came');
+          if (error.kind === 'timeout') throw new TimeoutError(service, call.call, instance.url + path, call.timeout);
+          lastError = error;
+          if (error.kind === 'connect' || route.idempotent) break;
+          throw new ConnectionError(service, call.call, instance.url + path, error);
+        }
+        const value = decodeBody(answer.status, answer.contentType, answer.body);
+        if (answer.status >= 200 && answer.status <= 299) return value;
+        // requireSignature()'s refusals ran no handler, so sending again is safe for any method.
+        if (answer.status === 401 && verifier !== undefined && secrets !== undefined) {
+          const refusal = (value ?? {}) as { instance?: unknown; reason?: unknown };
+          // A process restarted in place vouches for its new id (docs/ARCHITECTURE.md, "Signed
+          // calls"): sign for it, once, as a member's call does.
+          const claimed = claimFollowed ? undefined : verifier.claimed(refusal.instance, audience);
+          if (claimed !== undefined) {
+            audience = claimed;
+            claimFollowed = true;
+            continue;
+          }
+          // Mid-rotation the instance may not take the first secret yet: the previous ones in turn.
+          if ((refusal.reason === 'wrong signature' || refusal.reason === 'signed for another instance') && secret + 1 < secrets.length) {
+            secret++;
+            continue;
+          }
+        }
+        throw new RemoteError(service, call.call, instance.url + path, answer.status, value);
       }
-      const value = decodeBody(answer.status, answer.contentType, answer.body);
-      if (answer.status >= 200 && answer.status <= 299) return value;
-      throw new RemoteError(service, call.call, instance.url + path, answer.status, value);
     }
   } finally {
     await http.close();
