@@ -36,6 +36,12 @@ function isJson(request: IncomingRequest): boolean {
   return essence === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(essence);
 }
 
+function isText(request: IncomingRequest): boolean {
+  const type = request.headers['content-type'];
+  const essence = typeof type === 'string' ? (type.split(';', 1)[0]?.trim().toLowerCase() ?? '') : '';
+  return essence === '' || essence.startsWith('text/') || essence === 'application/x-www-form-urlencoded' || essence.endsWith('xml');
+}
+
 function hasIdentityEncoding(request: IncomingRequest): boolean {
   const encoding = request.headers['content-encoding'];
   return encoding === undefined || (typeof encoding === 'string' && encoding.trim().toLowerCase() === 'identity');
@@ -48,8 +54,8 @@ function hasIdentityEncoding(request: IncomingRequest): boolean {
  *
  * It must come BEFORE `express.json()` (or any body parser): it reads the raw body itself (up
  * to `limit` bytes, 413 past that), checks its hash, and then sets `request.body` to the parsed
- * JSON for a JSON content type, to the text for other non-empty bodies, and leaves it alone for
- * an empty body. It marks the body as read, so body parsers after it do nothing (Express 4 and 5).
+ * JSON for a JSON content type, to the text for a text type (or none), to the bytes (a
+ * `Uint8Array`) for any other type, and leaves it alone for an empty body. It marks the body as read, so body parsers after it do nothing (Express 4 and 5).
  * If a parser already consumed the body, it fails closed with 500, since the raw bytes are gone.
  */
 export function requireSignature(verifier: Verifier, options: RequireSignatureOptions = {}): Middleware {
@@ -85,7 +91,7 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
           refuse(response, body.status, body.status === 413 ? 'payload too large' : 'bad request', body.reason);
           return;
         }
-        if (!bodyMatches(result.bodyHash, body.text)) {
+        if (!bodyMatches(result.bodyHash, body.bytes)) {
           refuse(response, 401, 'unauthorized', 'body does not match its signed hash');
           return;
         }
@@ -98,7 +104,8 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
               return;
             }
           } else {
-            request.body = body.text;
+            // Text stays text; any other type (an image, a PDF) gets its exact bytes.
+            request.body = isText(request) ? body.text : body.bytes;
           }
         }
         // body-parser 1 (Express 4) skips a request whose `_body` is set; body-parser 2
