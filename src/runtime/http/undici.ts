@@ -39,6 +39,7 @@ function errorCode(error: unknown): string {
 }
 
 function classify(error: unknown, request: HttpRequest, timedOut: boolean): TransportError {
+  if (error instanceof TransportError) return error;
   if (request.signal?.aborted) return new TransportError('abort', 'request aborted', { cause: error });
   const code = errorCode(error);
   if (timedOut || TIMEOUT_CODES.has(code)) return new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error });
