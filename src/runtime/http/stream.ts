@@ -84,7 +84,7 @@ export function createStreamingClient(tls?: TlsMaterial): StreamingHttpClient {
       const timeout = AbortSignal.timeout(request.timeout);
       const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
       try {
-        const response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body, signal, redirect: 'manual', ...extra });
+        const response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body as RequestInit['body'], signal, redirect: 'manual', ...extra });
         const bytes = new Uint8Array(await response.arrayBuffer());
         return new BufferedResponse(response.status, response.headers.get('content-type') ?? '', bytes);
       } catch (error) {
@@ -104,7 +104,7 @@ export function createStreamingClient(tls?: TlsMaterial): StreamingHttpClient {
           : classify(error, request, AbortSignal.abort());
       let response: Response;
       try {
-        response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body, signal, redirect: 'manual', ...extra });
+        response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body as RequestInit['body'], signal, redirect: 'manual', ...extra });
       } catch (error) {
         if (request.signal.aborted) return 0;
         throw failure(error);
