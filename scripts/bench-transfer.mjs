@@ -8,12 +8,12 @@
 // last byte) and the caller's RSS growth (the most RSS rose above what it was before the call,
 // sampled every 4 MiB, no forced collection). The table shows medians over rounds; the verdicts
 // are express-micro's MB/s as a ratio of undici's (target ≥ 0.9) and its RSS growth (< 32 MiB).
-// Environment: BENCH_TRANSFER_ROUNDS (5).
+// Environment: BENCH_TRANSFER_ROUNDS (7).
 import process from 'node:process';
 import express from 'express';
 import { HOST, envNumber, fmt, killChildren, listen, closeServer, loadExpressMicro, median, record, runtime, spawnChild, table, waitFor } from './bench-lib.mjs';
 
-const ROUNDS = envNumber('BENCH_TRANSFER_ROUNDS', 5);
+const ROUNDS = envNumber('BENCH_TRANSFER_ROUNDS', 7);
 const SIZE = 64 * 1024 * 1024;
 const SAMPLE_EVERY = 4 * 1024 * 1024;
 

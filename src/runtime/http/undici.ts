@@ -4,8 +4,8 @@ import { BufferedResponse, ERROR_BODY_LIMIT, TransportError, type HttpClient, ty
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-/** How many bytes a streamed answer queues before the socket is paused: 256 KiB. */
-const STREAM_HIGH_WATER_MARK = 256 * 1024;
+/** How many bytes a streamed answer queues before the socket is paused: 1 MiB. */
+const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
 /** A response on Node: its body is a Buffer, decoded with Buffer's own UTF-8 decoder. */
 class NodeResponse extends BufferedResponse {
