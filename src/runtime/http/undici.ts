@@ -1,16 +1,29 @@
 import type { Agent } from 'undici';
 import { isHandshakeFailure, type TlsMaterial } from '../tls/index.ts';
-import { BufferedResponse, ERROR_BODY_LIMIT, TransportError, type HttpClient, type HttpRequest, type HttpResponse, type RequestBody } from './types.ts';
+import { ERROR_BODY_LIMIT, TransportError, type HttpClient, type HttpRequest, type HttpResponse, type RequestBody } from './types.ts';
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
 /** How many bytes a streamed answer queues before the socket is paused: 1 MiB. */
 const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 
-/** A response on Node: its body is a Buffer, decoded with Buffer's own UTF-8 decoder. */
-class NodeResponse extends BufferedResponse {
-  override get body(): string {
-    return (this.bytes as Buffer).toString('utf8');
+/**
+ * A response on Node: its body is a Buffer, decoded with Buffer's own UTF-8 decoder when read as
+ * text. A class of its own (no super call) with every field set in one shape: one per call.
+ */
+class NodeResponse implements HttpResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly bytes: Buffer;
+  readonly stream: ReadableStream<Uint8Array> | undefined;
+  constructor(status: number, contentType: string, bytes: Buffer, stream?: ReadableStream<Uint8Array>) {
+    this.status = status;
+    this.contentType = contentType;
+    this.bytes = bytes;
+    this.stream = stream;
+  }
+  get body(): string {
+    return this.bytes.toString('utf8');
   }
 }
 
