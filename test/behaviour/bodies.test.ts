@@ -3,6 +3,7 @@
  * streamed answers and uploads read at the reader's pace, limits and bad input. Every runtime.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, OptionError, RemoteError, ResponseTooLargeError } from '../../src/errors/index.ts';
@@ -184,11 +185,16 @@ describe('raw request bodies', () => {
     await files.$call('PUT', '/files/:id', { id: 'a2' }, { body: upload.buffer as ArrayBuffer });
     await files.$call('PUT', '/files/:id', { id: 'a3' }, { body: new Blob([PDF as BlobPart], { type: 'application/pdf' }) });
     await files.$call('PUT', '/files/:id', { id: 'a4' }, { body: 'some text', headers: { 'content-type': 'text/plain' } });
+    // A Node Readable, recognised without node:* in the library, and a plain async generator.
+    await files.$call('PUT', '/files/:id', { id: 'a5' }, { body: Readable.from([upload.subarray(0, MiB / 2), upload.subarray(MiB / 2)]) });
+    await files.$call('PUT', '/files/:id', { id: 'a6' }, { body: (async function* () { yield upload.subarray(0, 1000); yield upload.subarray(1000); })() });
     expect(seen).toEqual([
       { id: 'a1', type: 'image/png', sha: sha256(upload), length: MiB, query: { version: '3' } },
       { id: 'a2', type: 'application/octet-stream', sha: sha256(upload), length: MiB, query: {} },
       { id: 'a3', type: 'application/pdf', sha: sha256(PDF), length: PDF.length, query: {} },
       { id: 'a4', type: 'text/plain', sha: sha256(new TextEncoder().encode('some text')), length: 9, query: {} },
+      { id: 'a5', type: 'application/octet-stream', sha: sha256(upload), length: MiB, query: {} },
+      { id: 'a6', type: 'application/octet-stream', sha: sha256(upload), length: MiB, query: {} },
     ]);
   });
 

@@ -75,9 +75,9 @@ export class BufferedResponse implements HttpResponse {
  * Why a request got no response. `connect`: no connection could be made, so the request was
  * certainly not processed. `reset`: the connection broke after the request may have been sent.
  * `timeout`: no answer in time. `abort`: the caller's signal fired. `too-large`: the answer was
- * longer than the request's `maxBytes`. `body`: the request's own body failed while being sent.
+ * longer than the request's `maxBytes`.
  */
-export type TransportFailure = 'connect' | 'reset' | 'timeout' | 'abort' | 'too-large' | 'body';
+export type TransportFailure = 'connect' | 'reset' | 'timeout' | 'abort' | 'too-large';
 
 /**
  * Thrown by an {@link HttpClient} when a request got no response. `handshake` is true for a
