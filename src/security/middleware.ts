@@ -55,7 +55,8 @@ function hasIdentityEncoding(request: IncomingRequest): boolean {
  * It must come BEFORE `express.json()` (or any body parser): it reads the raw body itself (up
  * to `limit` bytes, 413 past that), checks its hash, and then sets `request.body` to the parsed
  * JSON for a JSON content type, to the text for a text type (or none), to the bytes (a
- * `Uint8Array`) for any other type, and leaves it alone for an empty body. It marks the body as read, so body parsers after it do nothing (Express 4 and 5).
+ * `Uint8Array`) for any other type, and leaves it alone for an empty body. It marks the body as
+ * read, so body parsers after it do nothing (Express 4 and 5).
  * If a parser already consumed the body, it fails closed with 500, since the raw bytes are gone.
  */
 export function requireSignature(verifier: Verifier, options: RequireSignatureOptions = {}): Middleware {
