@@ -7,6 +7,8 @@
 //   {event:'converged', at}          it sees BENCH_CHILD_EXPECT other instances UP
 //   {event:'stats', rss, heapUsed, discovery, served, cpu, at}   answer to the stdin command "stats"
 //                                    (served: GET /users/:id requests received so far)
+// GET /export answers 64 MiB of application/octet-stream, written as the socket takes it (the
+// transfer bench, scripts/bench-transfer.mjs).
 // stdin commands, one a line: "go" (listen), "stats", "mode <status> <delay ms>" (how GET
 // /users/:id answers from now on: "mode 200 20" is a slow instance, "mode 500 0" a broken one).
 // It exits when stdin closes. With a `tls` option it is served by https.createServer (asking every
@@ -42,6 +44,16 @@ app.get('/users/:id', (request, response) => {
   const answer = () => response.status(mode.status).json({ id: request.params.id, name: 'Ada Lovelace', email: 'ada@example.com', port });
   if (mode.delay > 0) setTimeout(answer, mode.delay);
   else answer();
+});
+
+// The transfer bench's answer: one 64 KiB chunk 1024 times, waiting for 'drain' when the socket is full.
+const EXPORT_CHUNK = new Uint8Array(64 * 1024).fill(0xa5);
+app.get('/export', async (_request, response) => {
+  response.status(200).type('application/octet-stream').setHeader('content-length', String(1024 * EXPORT_CHUNK.byteLength));
+  for (let index = 0; index < 1024 && !response.destroyed; index++) {
+    if (!response.write(EXPORT_CHUNK)) await new Promise((resolve) => response.once('drain', resolve));
+  }
+  response.end();
 });
 
 const up = new Set();

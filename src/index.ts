@@ -16,6 +16,7 @@ import {
   MissingParameterError,
   OptionError,
   RemoteError,
+  ResponseTooLargeError,
   RouteNotFoundError,
   ServiceUnavailableError,
   TimeoutError,
@@ -49,6 +50,8 @@ export interface ExpressMicroFunction {
   readonly TimeoutError: typeof TimeoutError;
   /** The connection broke mid-call on a method that is not retried. */
   readonly ConnectionError: typeof ConnectionError;
+  /** A 2xx answer read whole was longer than `maxResponseBytes`. */
+  readonly ResponseTooLargeError: typeof ResponseTooLargeError;
 }
 
 /** Joins an Express app to the cluster: see {@link ExpressMicroFunction}. */
@@ -62,11 +65,12 @@ const expressMicro: ExpressMicroFunction = Object.assign(plugin, {
   RemoteError,
   TimeoutError,
   ConnectionError,
+  ResponseTooLargeError,
 });
 
 export default expressMicro;
 
-export type { AnyServices, CallArguments, CallFunction, CallOptions, CallRoute, KnownServices, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './client/index.ts';
+export type { AnyServices, CallArguments, CallBody, CallFunction, CallOptions, CallRoute, ResponseType, KnownServices, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './client/index.ts';
 export type { DiscoveryEvent, EtcdRegistryOptions, EtcdTlsOptions, InstanceInfo, InstanceListener, InstanceStatus, RegistryOptions } from './discovery/index.ts';
 // Named value exports for ESM and JSR (`import { RemoteError } from 'express-micro'`). The
 // CommonJS build starts from ./cjs.ts instead, whose only value is the function.
@@ -77,6 +81,7 @@ export {
   MissingParameterError,
   OptionError,
   RemoteError,
+  ResponseTooLargeError,
   RouteNotFoundError,
   ServiceUnavailableError,
   TimeoutError,

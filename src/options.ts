@@ -86,6 +86,12 @@ export interface ExpressMicroOptions {
   /** How many more instances an idempotent call tries after a connection failure. Default: 2. */
   retries?: number;
   /**
+   * The most bytes of a 2xx answer a call reads whole (JSON, text, bytes); a longer one fails
+   * with `ResponseTooLargeError`. A call with `responseType: 'stream'` has no limit but its
+   * reader's. Default: 33554432 (32 MiB). See docs/bodies.md.
+   */
+  maxResponseBytes?: number;
+  /**
    * How long one attempt of an idempotent call (GET, HEAD, PUT, DELETE, OPTIONS) may wait before
    * the call moves to another instance, when there is one: `'auto'` sets it from the service's
    * observed latency (at least 250 ms), a number fixes it in ms, `false` turns it off.
@@ -173,6 +179,7 @@ export interface ResolvedOptions {
   secret: string | string[] | undefined;
   timeout: number;
   retries: number;
+  maxResponseBytes: number;
   attemptTimeout: number | 'auto' | false;
   balancer: 'p2c' | 'round-robin';
   outlierDetection: { consecutiveFailures: number; baseEjectionTime: number; maxEjectionTime: number } | false;
@@ -192,9 +199,12 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'registry', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
-  'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget', 'tls',
+  'enableHmac', 'secret', 'timeout', 'retries', 'maxResponseBytes', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget', 'tls',
   'hedge', 'drain', 'metadata', 'zone', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
+
+/** The default `maxResponseBytes`: 32 MiB. */
+const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -400,6 +410,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     secret: given.secret,
     timeout: positiveInteger('timeout', given.timeout, 10_000),
     retries: positiveInteger('retries', given.retries, 2, 0),
+    maxResponseBytes: positiveInteger('maxResponseBytes', given.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES),
     attemptTimeout: attemptTimeout(given.attemptTimeout),
     balancer: balancer(given.balancer),
     outlierDetection: outlierDetection(given.outlierDetection),

@@ -123,7 +123,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   const verifier = settings.enableHmac ? countingPrevious(createVerifier(secrets), metrics) : undefined;
   // A call's signature names the instance it is for, so it cannot be replayed to another one.
   const sign = verifier
-    ? (method: string, path: string, body: string | undefined, audience = '') => signRequest(secret, method, path, body, undefined, audience)
+    ? (method: string, path: string, body: string | Uint8Array | undefined, audience = '') => signRequest(secret, method, path, body, undefined, audience)
     : undefined;
   // In HMAC mode the secret never crosses the network: requests carry signatures instead.
   const authorize: Authorize = sign ?? (() => ({ authorization: bearerHeader(secret) }));
@@ -280,6 +280,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     claimed: verifier ? (claim: unknown, audience: string) => verifier.claimed(claim, audience) : undefined,
     timeout: settings.timeout,
     retries: settings.retries,
+    maxResponseBytes: settings.maxResponseBytes,
     attemptTimeout: settings.attemptTimeout,
     inFlight,
     balancer: settings.balancer,

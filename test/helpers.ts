@@ -81,11 +81,11 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/service.mjs', import.meta.url)
 /**
  * Starts a service in its own process from the built package (`npm run build` first), so that a
  * test can kill it for real. It serves `GET /users/:id` and `GET /whoami`; another `fixture`
- * (a file in test/fixtures/, same READY protocol) serves what it says.
+ * (a file in test/fixtures/, same READY protocol) serves what it says; `env` adds to its environment.
  */
-export async function spawnService(serviceName: string, options: Record<string, unknown> = {}, port = 0, fixture = 'service.mjs'): Promise<ChildService> {
+export async function spawnService(serviceName: string, options: Record<string, unknown> = {}, port = 0, fixture = 'service.mjs', env: Record<string, string> = {}): Promise<ChildService> {
   const child = spawn(process.execPath, [fixture === 'service.mjs' ? FIXTURE : fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))], {
-    env: { ...process.env, EXPRESS_DISCOVERY_KEY: '', FIXTURE_OPTIONS: JSON.stringify({ serviceName, host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, ...options }), FIXTURE_PORT: String(port) },
+    env: { ...process.env, ...env, EXPRESS_DISCOVERY_KEY: '', FIXTURE_OPTIONS: JSON.stringify({ serviceName, host: '127.0.0.1', secret: SECRET, pingInterval: 200, logger: false, ...options }), FIXTURE_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const actual = await new Promise<number>((resolve, reject) => {

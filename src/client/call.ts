@@ -1,7 +1,7 @@
 import type { Instance, MembershipSource, ServiceEntry } from '../discovery/index.ts';
-import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
+import { ConnectionError, RemoteError, ResponseTooLargeError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
 import { RetryReason, type CallSeries } from '../metrics/index.ts';
-import { after, delay, injectActiveSpan, monotonicNow, openTelemetry, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
+import { after, delay, injectActiveSpan, monotonicNow, openTelemetry, TransportError, type HttpClient, type HttpResponse, type RequestBody } from '../runtime/index.ts';
 import { atLeast, loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
 import { DEADLINE_HEADER, type ServedRequest, type ServedRequests } from './request-context.ts';
 import type { InFlight } from './in-flight.ts';
@@ -10,7 +10,8 @@ import type { OutlierDetector } from './outlier.ts';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.ts';
 import { Tries, Verdict } from './tries.ts';
 import { outcomeOf } from './outcome.ts';
-import { buildBody, buildPath, decodeBody } from './request.ts';
+import { rawBody, signedBytes, withoutContentType, type OnceBody } from './body.ts';
+import { buildBody, buildPath, decodeAnswer } from './request.ts';
 import type { CompiledRoute } from './route-index.ts';
 import { writeTrace } from './trace.ts';
 import type { CallArguments, CallOptions } from './types.ts';
@@ -20,11 +21,13 @@ export interface CallContext {
   readonly cluster: MembershipSource;
   readonly http: HttpClient;
   /** Signs a call when HMAC is on; undefined otherwise. */
-  readonly sign: ((method: string, pathWithQuery: string, body: string | undefined, audience: string) => Record<string, string>) | undefined;
+  readonly sign: ((method: string, pathWithQuery: string, body: string | Uint8Array | undefined, audience: string) => Record<string, string>) | undefined;
   /** The id an instance's signed claim names (a 401 from a process restarted in place); HMAC only. */
   readonly claimed: ((claim: unknown, audience: string) => string | undefined) | undefined;
   readonly timeout: number;
   readonly retries: number;
+  /** The most bytes of a 2xx answer read whole (`maxResponseBytes`). */
+  readonly maxResponseBytes: number;
   /** The per-attempt limit of idempotent calls: from observed latency, fixed ms, or none. */
   readonly attemptTimeout: number | 'auto' | false;
   /** Idempotent attempts in flight, re-issued elsewhere when their instance goes DOWN. */
@@ -48,7 +51,8 @@ function headersFor(
   route: CompiledRoute,
   instance: Instance,
   path: string,
-  body: string | undefined,
+  signed: string | Uint8Array | undefined,
+  contentType: string | undefined,
   options: CallOptions | undefined,
   left: number,
   served: ServedRequest | undefined,
@@ -59,10 +63,10 @@ function headersFor(
   // OpenTelemetry, when an SDK registered it; without one this is a single property read.
   const telemetry = openTelemetry();
   if (!context.sign && !options?.headers && trace === undefined && telemetry === undefined) {
-    return route.sendsBody ? { 'content-type': 'application/json', [DEADLINE_HEADER]: remaining } : { [DEADLINE_HEADER]: remaining };
+    return contentType !== undefined ? { 'content-type': contentType, [DEADLINE_HEADER]: remaining } : { [DEADLINE_HEADER]: remaining };
   }
-  const headers: Record<string, string> = { ...options?.headers, ...context.sign?.(route.method, path, body, instance.audience) };
-  if (route.sendsBody) headers['content-type'] = 'application/json';
+  const headers: Record<string, string> = { ...options?.headers, ...context.sign?.(route.method, path, signed, instance.audience) };
+  if (contentType !== undefined) headers['content-type'] = contentType;
   headers[DEADLINE_HEADER] = remaining;
   // The trace (docs/ARCHITECTURE.md, "A call"): an active OpenTelemetry span's, else the request's.
   if ((telemetry === undefined || !injectActiveSpan(telemetry, headers)) && trace !== undefined) writeTrace(trace, headers);
@@ -134,7 +138,9 @@ async function sendTo(
   route: CompiledRoute,
   target: Instance,
   path: string,
-  body: string | undefined,
+  body: RequestBody | undefined,
+  signed: string | Uint8Array | undefined,
+  contentType: string | undefined,
   options: CallOptions | undefined,
   timeout: number,
   remaining: number,
@@ -147,7 +153,9 @@ async function sendTo(
   try {
     // The callee is told what is left of the whole call, as gRPC does: this attempt's own limit is
     // the caller's guess about when to try elsewhere, not a bound on the callee's work.
-    const response = await context.http.request({ origin: target.url, path, method: route.method, headers: headersFor(context, route, target, path, body, options, remaining, served), body, timeout, signal });
+    const headers = headersFor(context, route, target, path, signed, contentType, options, remaining, served);
+    const stream = options?.responseType === 'stream';
+    const response = await context.http.request({ origin: target.url, path, method: route.method, headers, body, timeout, signal, stream, maxBytes: stream ? undefined : context.maxResponseBytes });
     const now = Date.now();
     observe(load, entry, estimate, now - sent, depth, now);
     load.answeredAt = now;
@@ -249,8 +257,25 @@ async function run(
   options: CallOptions | undefined,
   retries: Float64Array,
 ): Promise<unknown> {
-  const path = buildPath(entry.name, call, route, args);
-  const body = buildBody(route, args);
+  const given = options?.body;
+  const raw = given === undefined ? undefined : rawBody(given, route.method, options?.headers);
+  if (raw !== undefined) options = { ...options, headers: withoutContentType(options?.headers) };
+  const path = buildPath(entry.name, call, route, args, raw === undefined && route.sendsBody);
+  // What goes on the wire, what its signature hashes, and its type (docs/bodies.md).
+  let body: RequestBody | undefined;
+  let signed: string | Uint8Array | undefined;
+  let contentType: string | undefined;
+  if (raw === undefined) {
+    signed = body = buildBody(route, args);
+    contentType = route.sendsBody ? 'application/json' : undefined;
+  } else {
+    contentType = raw.contentType;
+    // Signed bytes are the bytes sent: a Blob is read once, here.
+    if (context.sign) body = signed = await signedBytes(raw);
+    else body = raw.payload;
+  }
+  // A stream is sent once: no hedge, no re-issue, no retry once it has started.
+  const once: OnceBody | undefined = raw?.once;
   const timeout = options?.timeout ?? context.timeout;
   // The timeout bounds the whole call: a retry gets what is left of it, not a fresh one.
   const begun = Date.now();
@@ -299,7 +324,7 @@ async function run(
     // instance), or to the same one over another connection. One instance can be several
     // processes (node:cluster workers), and a connection handed to a worker as it died is never
     // answered: a new connection reaches a live worker.
-    const spare = route.idempotent && attempt < attempts - 1;
+    const spare = route.idempotent && once === undefined && attempt < attempts - 1;
     const perAttempt = spare ? attemptLimit(context, estimate) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
     // Re-issued when its instance is suspected or goes DOWN: only worth it with another to go to.
@@ -314,15 +339,18 @@ async function run(
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> => {
           if (target !== instance) (retries[RetryReason.hedge] as number)++;
-          return sendTo(context, entry, estimate, route, target, path, body, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
+          return sendTo(context, entry, estimate, route, target, path, body, signed, contentType, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
         };
         const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, estimate, instance, Date.now()) : undefined);
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        response = await sendTo(context, entry, estimate, route, instance, path, body, options, attemptLeft, left, signal, served);
+        response = await sendTo(context, entry, estimate, route, instance, path, body, signed, contentType, options, attemptLeft, left, signal, served);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
+      // The caller's own stream failed: the call fails, and the instance is not to blame.
+      if (once?.failed) throw new ConnectionError(entry.name, call, instance.url + path, once.failure);
+      if (error.kind === 'too-large') throw new ResponseTooLargeError(entry.name, call, instance.url + path, context.maxResponseBytes, error);
       if (error.kind === 'abort') {
         if (caller?.aborted || !tracked?.signal.aborted) throw caller?.reason ?? error;
         lastError = error; // re-issued: the instance went DOWN while the attempt waited
@@ -344,7 +372,8 @@ async function run(
       refused = error.kind === 'connect';
       (tries ??= new Tries()).add(instance, refused ? Verdict.gone : Verdict.broken);
       retryReason = RetryReason.connection;
-      if (error.kind === 'connect' || route.idempotent) continue;
+      // A stream that was read from cannot be sent again; one that was not (no connection) can.
+      if (once === undefined ? error.kind === 'connect' || route.idempotent : !once.started) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);
     } finally {
       if (tracked) context.inFlight.delete(instance, tracked);
@@ -354,9 +383,9 @@ async function run(
     const status = response.status;
     if (status >= 500) outliers?.failure(entry, answered);
     else outliers?.success(answered);
-    const value = decodeBody(status, response.contentType, response.body);
+    const value = decodeAnswer(response, options?.responseType);
     if (status >= 200 && status <= 299) return value;
-    if (status === 401 && !resigned && context.claimed !== undefined) {
+    if (status === 401 && !resigned && context.claimed !== undefined && once === undefined) {
       // A process restarted in place answers for a new id (docs/ARCHITECTURE.md, "Signed calls"):
       // its signed word says which; the same request goes again, once, signed for it.
       const id = context.claimed((value as { instance?: unknown } | undefined)?.instance, answered.audience);

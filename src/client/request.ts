@@ -1,6 +1,7 @@
 import { MissingParameterError } from '../errors/index.ts';
 import type { CompiledRoute } from './route-index.ts';
-import type { CallArguments } from './types.ts';
+import type { HttpResponse } from '../runtime/index.ts';
+import type { CallArguments, ResponseType } from './types.ts';
 
 function encodeValue(value: unknown): string {
   return encodeURIComponent(typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value));
@@ -8,10 +9,10 @@ function encodeValue(value: unknown): string {
 
 /**
  * Fills the route's path parameters from `args` (URL-encoded) and appends what is left as the
- * query string when the method sends no body. Fails before anything is sent when a required
- * parameter is missing.
+ * query string, unless it goes in a JSON body (`jsonBody`: a POST, PUT or PATCH without a raw
+ * body of its own). Fails before anything is sent when a required parameter is missing.
  */
-export function buildPath(service: string, call: string, route: CompiledRoute, args: CallArguments | undefined): string {
+export function buildPath(service: string, call: string, route: CompiledRoute, args: CallArguments | undefined, jsonBody: boolean = route.sendsBody): string {
   const { parts, params } = route;
   let path = parts[0] as string;
   for (let index = 0; index < params.length; index++) {
@@ -26,7 +27,7 @@ export function buildPath(service: string, call: string, route: CompiledRoute, a
     }
     path += parts[index + 1] as string;
   }
-  if (route.sendsBody || args === undefined) return path || '/';
+  if (jsonBody || args === undefined) return path || '/';
   let separator = path.includes('?') ? '&' : '?';
   for (const key in args) {
     const value = args[key];
@@ -64,4 +65,53 @@ export function decodeBody(status: number, contentType: string, body: string): u
     }
   }
   return body;
+}
+
+/**
+ * Whether a content type is read as text: `text/*`, `application/x-www-form-urlencoded`, and XML
+ * (`application/xml`, `image/svg+xml`, any `+xml`).
+ */
+function isText(contentType: string): boolean {
+  const essence = contentType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return essence.startsWith('text/') || essence === 'application/x-www-form-urlencoded' || essence.endsWith('xml');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The value a call resolves to (docs/bodies.md): JSON parsed, text as a string, 204 and empty
+ * bodies `undefined`, anything else a `Uint8Array` of the exact bytes; `responseType` overrides
+ * that for a 2xx answer. A streamed answer is the stream the runtime handed over.
+ */
+export function decodeAnswer(response: HttpResponse, responseType: ResponseType | undefined): unknown {
+  const { status, contentType } = response;
+  const success = status >= 200 && status <= 299;
+  if (responseType === undefined || !success) {
+    if (status === 204 || status === 205 || response.bytes.byteLength === 0) return undefined;
+    if (contentType.includes('json')) return parseJson(response.body);
+    return isText(contentType) ? response.body : plainBytes(response.bytes);
+  }
+  switch (responseType) {
+    case 'stream':
+      return response.stream ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+    case 'bytes':
+      return response.bytes.byteLength === 0 ? NO_BYTES : plainBytes(response.bytes);
+    case 'text':
+      return response.body;
+    default:
+      return response.bytes.byteLength === 0 ? undefined : parseJson(response.body);
+  }
+}
+
+/** The bytes as a plain Uint8Array (a Node Buffer is one, with other methods the caller should not lean on). */
+function plainBytes(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -15,16 +15,58 @@ export interface CallOptions {
    * the `hedge` option.
    */
   hedge?: boolean;
+  /**
+   * How a 2xx answer is read, overriding its content type: `'json'` parsed, `'text'` a string,
+   * `'bytes'` a `Uint8Array` of the exact bytes, `'stream'` a `ReadableStream<Uint8Array>` handed
+   * over once the status and headers are in, read at the caller's pace (docs/bodies.md).
+   */
+  responseType?: ResponseType;
+  /**
+   * A raw request body, sent as it is instead of the JSON of the arguments (which then fill the
+   * path parameters and the query string). Its content type is the `content-type` of `headers`,
+   * else a Blob's own type, else `application/octet-stream`. Bytes, text and Blobs can be sent
+   * again on a retry; a stream is read once: never retried once it started, never hedged.
+   */
+  body?: CallBody;
 }
+
+/** How a call reads its answer; see {@link CallOptions.responseType}. */
+export type ResponseType = 'json' | 'text' | 'bytes' | 'stream';
+
+/**
+ * What {@link CallOptions.body} takes: bytes, text, a Blob, or a readable stream (a web
+ * `ReadableStream`, a Node `Readable`, or any async iterable of byte chunks).
+ */
+export type CallBody = Uint8Array | ArrayBuffer | Blob | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /**
  * Calls one route of a remote service by name. Resolves with the parsed JSON answer, the text
- * answer, or `undefined` for 204; `T` lets the caller say what it expects.
+ * answer, `undefined` for 204, or a `Uint8Array` for any other content type; `T` lets the caller
+ * say what it expects. With `responseType: 'bytes'` it is typed `Uint8Array`, with `'stream'`
+ * `ReadableStream<Uint8Array>`, with `'text'` `string`.
  */
-export type CallFunction = <T = unknown>(args?: CallArguments | string | number, options?: CallOptions) => Promise<T>;
+export interface CallFunction {
+  /** The answer's exact bytes. */
+  (args: CallArguments | string | number | undefined, options: CallOptions & { responseType: 'bytes' }): Promise<Uint8Array>;
+  /** The answer's body as a stream, read at the caller's pace. */
+  (args: CallArguments | string | number | undefined, options: CallOptions & { responseType: 'stream' }): Promise<ReadableStream<Uint8Array>>;
+  /** The answer as text. */
+  (args: CallArguments | string | number | undefined, options: CallOptions & { responseType: 'text' }): Promise<string>;
+  /** The answer decoded by its content type (or parsed as JSON with `responseType: 'json'`). */
+  <T = unknown>(args?: CallArguments | string | number, options?: CallOptions): Promise<T>;
+}
 
 /** Calls a route by its method and path, for names that are ambiguous or not derivable. */
-export type CallRoute = <T = unknown>(method: string, path: string, args?: CallArguments, options?: CallOptions) => Promise<T>;
+export interface CallRoute {
+  /** The answer's exact bytes. */
+  (method: string, path: string, args: CallArguments | undefined, options: CallOptions & { responseType: 'bytes' }): Promise<Uint8Array>;
+  /** The answer's body as a stream, read at the caller's pace. */
+  (method: string, path: string, args: CallArguments | undefined, options: CallOptions & { responseType: 'stream' }): Promise<ReadableStream<Uint8Array>>;
+  /** The answer as text. */
+  (method: string, path: string, args: CallArguments | undefined, options: CallOptions & { responseType: 'text' }): Promise<string>;
+  /** The answer decoded by its content type (or parsed as JSON with `responseType: 'json'`). */
+  <T = unknown>(method: string, path: string, args?: CallArguments, options?: CallOptions): Promise<T>;
+}
 
 /** One service in the `services` proxy: every published call name is a function. */
 export type ServiceClient = { $call: CallRoute } & { readonly [callName: string]: CallFunction };

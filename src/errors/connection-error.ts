@@ -2,8 +2,9 @@ import { ExpressMicroError } from './express-micro-error.ts';
 
 /**
  * Thrown when a call's connection broke after the request may have been sent, on a method
- * that is not retried (POST, PATCH), or on the last instance tried. Carries `url`; the
- * transport's error is the `cause`.
+ * that is not retried (POST, PATCH), on a call whose stream `body` had started to be sent, or on
+ * the last instance tried; also when a stream `body` itself failed while it was sent. Carries
+ * `url`; the transport's error (or the stream's) is the `cause`.
  */
 export class ConnectionError extends ExpressMicroError {
   /** The full URL of the request. */

@@ -4,6 +4,7 @@ export { ExpressMicroError } from './express-micro-error.ts';
 export { MissingParameterError } from './missing-parameter-error.ts';
 export { OptionError } from './option-error.ts';
 export { RemoteError } from './remote-error.ts';
+export { ResponseTooLargeError } from './response-too-large-error.ts';
 export { RouteNotFoundError } from './route-not-found-error.ts';
 export { ServiceUnavailableError } from './service-unavailable-error.ts';
 export { TimeoutError } from './timeout-error.ts';

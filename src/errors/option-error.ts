@@ -3,6 +3,8 @@ import { ExpressMicroError } from './express-micro-error.ts';
 /**
  * Thrown by `expressMicro()` at once when an option is wrong: a peer that is not an http(s) URL,
  * a negative interval, an unparsable allow-list entry, an unusable secret. `option` names it.
+ * Also thrown by a call, before anything is sent, for a per-call option it cannot use: a `body`
+ * of a type it cannot send, a `body` on a GET, a stream `body` under `enableHmac`.
  */
 export class OptionError extends ExpressMicroError {
   /** The name of the offending option, for example `peers`. */

@@ -2,12 +2,13 @@ import { ExpressMicroError } from './express-micro-error.ts';
 
 /**
  * Thrown when the remote service answered with a status outside 2xx. Carries the `status`, the
- * parsed `body` (JSON when the answer was JSON, else text) and the `url` that answered.
+ * `body` (decoded by its content type: JSON parsed, text a string, anything else a `Uint8Array`;
+ * from the first 64 KiB of the answer only) and the `url` that answered.
  */
 export class RemoteError extends ExpressMicroError {
   /** The HTTP status the remote service answered with. */
   readonly status: number;
-  /** The answer's body: parsed JSON, or text. */
+  /** The answer's body (its first 64 KiB): parsed JSON, text, or bytes. */
   readonly body: unknown;
   /** The full URL of the request. */
   readonly url: string;

@@ -3,8 +3,8 @@
  * Every other part of the library goes through what this file exports (docs/ARCHITECTURE.md,
  * "Invariants").
  */
-export { createHttpClient, createStreamingClient, runtimeName, TransportError } from './http/index.ts';
-export type { HttpClient, HttpRequest, HttpResponse, LineStreamRequest, StreamingHttpClient, TransportFailure } from './http/index.ts';
+export { createHttpClient, createStreamingClient, ERROR_BODY_LIMIT, runtimeName, TransportError } from './http/index.ts';
+export type { HttpClient, HttpRequest, HttpResponse, LineStreamRequest, RequestBody, StreamingHttpClient, TransportFailure } from './http/index.ts';
 export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto/index.ts';
 export { bodyDigestOf, digestBodyAsRead, type BodyDigest } from './body-digest/index.ts';
 export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';

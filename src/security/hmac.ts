@@ -46,7 +46,8 @@ function canonical(method: string, audience: string, pathWithQuery: string, time
 
 /**
  * The four signature headers for a request: timestamp (ms since the epoch), a fresh 128-bit
- * nonce, the SHA-256 of the body (of '' when there is none) and the HMAC-SHA-256 under `secret`
+ * nonce, the SHA-256 of the body (its UTF-8 when text, its bytes as they are when bytes; of ''
+ * when there is none) and the HMAC-SHA-256 under `secret`
  * of method, audience, path with query, timestamp, nonce and body hash, one per line.
  *
  * The audience is the id of the instance the request is for, sent as `x-micro-audience` when
@@ -59,7 +60,7 @@ export function signRequest(
   secret: string,
   method: string,
   pathWithQuery: string,
-  body: string | undefined,
+  body: string | Uint8Array | undefined,
   now: number = Date.now(),
   audience: string = '',
 ): Record<string, string> {
@@ -76,10 +77,11 @@ export function signRequest(
 }
 
 /**
- * Whether `body` is the body whose hash a verified request carried. Call it once the body has
- * been read, with the `bodyHash` that `verify` returned.
+ * Whether `body` (its text, or better its bytes as they arrived) is the body whose hash a
+ * verified request carried. Call it once the body has been read, with the `bodyHash` that
+ * `verify` returned.
  */
-export function bodyMatches(bodyHash: string, body: string): boolean {
+export function bodyMatches(bodyHash: string, body: string | Uint8Array): boolean {
   return constantTimeEqual(sha256Hex(body), bodyHash.toLowerCase());
 }
 

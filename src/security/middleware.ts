@@ -37,6 +37,12 @@ function isJson(request: IncomingRequest): boolean {
   return essence === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(essence);
 }
 
+function isText(request: IncomingRequest): boolean {
+  const type = request.headers['content-type'];
+  const essence = typeof type === 'string' ? (type.split(';', 1)[0]?.trim().toLowerCase() ?? '') : '';
+  return essence === '' || essence.startsWith('text/') || essence === 'application/x-www-form-urlencoded' || essence.endsWith('xml');
+}
+
 function hasIdentityEncoding(request: IncomingRequest): boolean {
   const encoding = request.headers['content-encoding'];
   return encoding === undefined || (typeof encoding === 'string' && encoding.trim().toLowerCase() === 'identity');
@@ -63,7 +69,8 @@ export function digestSignedBody(request: IncomingRequest): void {
  *   gets 413;
  * - first (or after a parser that skipped the request): it reads the raw body itself (up to
  *   `limit` bytes, 413 past that), and sets `request.body` to the parsed JSON for a JSON content
- *   type, to the text for other non-empty bodies, and leaves it alone for an empty body. It marks
+ *   type, to the text for a text type (or none), to the bytes (a `Uint8Array`) for any other
+ *   type, and leaves it alone for an empty body. It marks
  *   the body as read, so body parsers after it do nothing (Express 4 and 5).
  * Content-encoded bodies get 415. On an app `expressMicro()` does not serve, the hash is taken
  * only when it comes first: after a parser there it answers 500 `misconfigured`.
@@ -129,7 +136,8 @@ export function requireSignature(verifier: Verifier, options: RequireSignatureOp
               return;
             }
           } else {
-            request.body = body.text;
+            // Text stays text; any other type (an image, a PDF) gets its exact bytes.
+            request.body = isText(request) ? body.text : body.bytes;
           }
         }
         // body-parser 1 (Express 4) skips a request whose `_body` is set; body-parser 2

@@ -12,9 +12,9 @@ export function bodyConsumed(request: IncomingRequest): boolean {
   return state._body === true || state.readableEnded === true;
 }
 
-/** What reading a body gave: its text, or why there is none. */
+/** What reading a body gave: its bytes and their text, or why there is none. */
 export type RawBodyResult =
-  | { ok: true; text: string }
+  | { ok: true; text: string; bytes: Uint8Array }
   | { ok: false; status: 400 | 413; reason: string };
 
 /**
@@ -63,7 +63,7 @@ export function readRawBody(request: IncomingRequest, limit: number = DEFAULT_BO
         whole.set(chunk, offset);
         offset += chunk.byteLength;
       }
-      settle({ ok: true, text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(whole) });
+      settle({ ok: true, text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(whole), bytes: whole });
     });
     stream.on('aborted', () => settle({ ok: false, status: 400, reason: 'request aborted' }));
     stream.on('error', () => settle({ ok: false, status: 400, reason: 'request could not be read' }));

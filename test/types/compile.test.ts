@@ -122,6 +122,26 @@ export async function loose(): Promise<unknown[]> {
     expect(result.missing).toEqual([]);
   });
 
+  it('responseType types the answer: bytes a Uint8Array, stream a ReadableStream, text a string (docs/bodies.md)', { timeout: 60_000 }, () => {
+    const bodies = `${HEAD}
+export async function bodies(): Promise<unknown[]> {
+  const bytes: Uint8Array = await services.files.getFile({ id: 1 }, { responseType: 'bytes' });
+  const stream: ReadableStream<Uint8Array> = await services.files.$call('GET', '/export', undefined, { responseType: 'stream' });
+  const text: string = await services.files.getText(undefined, { responseType: 'text' });
+  const user = await services.files.getUser<{ name: string }>({ id: 1 }, { responseType: 'json' });
+  await services.files.putFile({ id: 1 }, { body: bytes, headers: { 'content-type': 'image/png' } });
+  await services.files.putFile({ id: 1 }, { body: stream });
+  const wrong: string = await services.files.getFile({ id: 1 }, { responseType: 'bytes' }); // error: is not assignable to type 'string'
+  await services.files.putFile({ id: 1 }, { body: 42 }); // error: is not assignable to type 'CallBody
+  return [bytes, stream, text, user.name, wrong];
+}
+`;
+    const files = { 'bodies.ts': bodies };
+    const result = compare(files, compile(folder.path, files, { noUncheckedIndexedAccess: false }));
+    expect(result.unexpected).toEqual([]);
+    expect(result.missing).toEqual([]);
+  });
+
   it('a hand-written registry leaves the services it does not list reachable (the README\'s "Typed services")', { timeout: 60_000 }, () => {
     const handWritten = `${HEAD}
 declare module 'express-micro' {

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** Hex SHA-256 of a UTF-8 string. */
-export function sha256Hex(data: string): string {
+/** Hex SHA-256 of a UTF-8 string, or of bytes as they are. */
+export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 

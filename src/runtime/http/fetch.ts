@@ -1,5 +1,55 @@
 import { isHandshakeFailure, type TlsMaterial } from '../tls/index.ts';
-import { TransportError, type HttpClient, type HttpRequest, type HttpResponse } from './types.ts';
+import { BufferedResponse, ERROR_BODY_LIMIT, TransportError, type HttpClient, type HttpRequest, type HttpResponse, type RequestBody } from './types.ts';
+
+const EMPTY = new Uint8Array(0);
+
+/** The body as fetch takes it: an async iterable (a Node Readable) becomes a web stream. */
+function outgoing(body: RequestBody | undefined): RequestInit['body'] | undefined {
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array || body instanceof Blob || body instanceof ReadableStream) return body as RequestInit['body'] | undefined;
+  const iterator = body[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel(reason) {
+      await iterator.return?.(reason);
+    },
+  });
+}
+
+/**
+ * Reads `stream` whole, failing with `too-large` past `limit` bytes, or, with `truncate`, keeping
+ * only its first `limit` bytes and cancelling the rest.
+ */
+export async function readBounded(stream: ReadableStream<Uint8Array> | null, limit: number, truncate: boolean): Promise<Uint8Array> {
+  if (stream === null) return EMPTY;
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > limit) {
+      await reader.cancel().catch(() => undefined);
+      if (!truncate) throw new TransportError('too-large', `the answer is larger than ${limit} bytes`);
+      chunks.push(value.subarray(0, value.byteLength - (received - limit)));
+      received = limit;
+      break;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const whole = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return whole;
+}
 
 /** Turns what fetch threw into a {@link TransportError} of the right kind. */
 export function classify(error: unknown, request: HttpRequest, timeout: AbortSignal): TransportError {
@@ -64,24 +114,38 @@ export function createFetchClient(tls?: TlsMaterial): HttpClient {
   let setting = tls ? tlsSetting(tls) : undefined;
   return {
     async request(request): Promise<HttpResponse> {
-      const timeout = AbortSignal.timeout(request.timeout);
+      // A streamed answer's timeout bounds the wait for its headers only: its own timer, cleared then.
+      const headers = request.stream ? new AbortController() : undefined;
+      const timer = headers ? setTimeout(() => headers.abort(new Error('timeout')), request.timeout) : undefined;
+      const timeout = headers ? headers.signal : AbortSignal.timeout(request.timeout);
       const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
       const current = setting;
       if (current) current.inFlight++;
       try {
+        const body = outgoing(request.body);
         const response = await fetch(request.origin + request.path, {
           method: request.method,
           headers: request.headers,
-          body: request.body,
+          body,
           signal,
           redirect: 'manual',
+          // A stream is sent as it is read (fetch refuses a stream body without it).
+          ...(body instanceof ReadableStream ? { duplex: 'half' } : undefined),
           ...current?.init,
         });
-        const body = await response.text();
-        return { status: response.status, contentType: response.headers.get('content-type') ?? '', body };
+        if (timer !== undefined) clearTimeout(timer);
+        const contentType = response.headers.get('content-type') ?? '';
+        const success = response.status >= 200 && response.status <= 299;
+        // A streamed answer: fetch's own body stream, which pulls from the socket as it is read.
+        if (success && request.stream && response.body !== null) return new BufferedResponse(response.status, contentType, EMPTY, response.body);
+        const limit = success ? (request.maxBytes ?? Number.POSITIVE_INFINITY) : ERROR_BODY_LIMIT;
+        const bytes = limit === Number.POSITIVE_INFINITY ? new Uint8Array(await response.arrayBuffer()) : await readBounded(response.body, limit, !success);
+        return new BufferedResponse(response.status, contentType, bytes);
       } catch (error) {
+        if (error instanceof TransportError) throw error;
         throw classify(error, request, timeout);
       } finally {
+        if (timer !== undefined) clearTimeout(timer);
         if (current) {
           current.inFlight--;
           release(current);

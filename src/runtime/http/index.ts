@@ -5,7 +5,8 @@ import { runtimeName } from './runtime-name.ts';
 import { createUndiciClient } from './undici.ts';
 
 export { TransportError };
-export type { HttpClient, HttpRequest, HttpResponse, TransportFailure } from './types.ts';
+export { ERROR_BODY_LIMIT } from './types.ts';
+export type { HttpClient, HttpRequest, HttpResponse, RequestBody, TransportFailure } from './types.ts';
 
 export { runtimeName } from './runtime-name.ts';
 export { createStreamingClient, type LineStreamRequest, type StreamingHttpClient } from './stream.ts';

@@ -1,7 +1,7 @@
 import type { TlsMaterial } from '../tls/index.ts';
 import { classify } from './fetch.ts';
 import { runtimeName } from './runtime-name.ts';
-import { TransportError, type HttpRequest, type HttpResponse } from './types.ts';
+import { BufferedResponse, TransportError, type HttpRequest, type HttpResponse } from './types.ts';
 
 /**
  * A request whose answer is a stream of lines (newline-delimited JSON, as etcd's watch sends).
@@ -84,9 +84,9 @@ export function createStreamingClient(tls?: TlsMaterial): StreamingHttpClient {
       const timeout = AbortSignal.timeout(request.timeout);
       const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
       try {
-        const response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body, signal, redirect: 'manual', ...extra });
-        const body = await response.text();
-        return { status: response.status, contentType: response.headers.get('content-type') ?? '', body };
+        const response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body as RequestInit['body'], signal, redirect: 'manual', ...extra });
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        return new BufferedResponse(response.status, response.headers.get('content-type') ?? '', bytes);
       } catch (error) {
         throw classify(error, request, timeout);
       }
@@ -104,7 +104,7 @@ export function createStreamingClient(tls?: TlsMaterial): StreamingHttpClient {
           : classify(error, request, AbortSignal.abort());
       let response: Response;
       try {
-        response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body, signal, redirect: 'manual', ...extra });
+        response = await fetch(request.origin + request.path, { method: request.method, headers: request.headers, body: request.body as RequestInit['body'], signal, redirect: 'manual', ...extra });
       } catch (error) {
         if (request.signal.aborted) return 0;
         throw failure(error);

@@ -1,6 +1,41 @@
 import type { Agent } from 'undici';
 import { isHandshakeFailure, type TlsMaterial } from '../tls/index.ts';
-import { TransportError, type HttpClient, type HttpRequest, type HttpResponse } from './types.ts';
+import { ERROR_BODY_LIMIT, TransportError, type HttpClient, type HttpRequest, type HttpResponse, type RequestBody } from './types.ts';
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** How many bytes a streamed answer queues before the socket is paused: 1 MiB. */
+const STREAM_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * A response on Node: its body is a Buffer, decoded with Buffer's own UTF-8 decoder when read as
+ * text. A class of its own (no super call) with every field set in one shape: one per call.
+ */
+class NodeResponse implements HttpResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly bytes: Buffer;
+  readonly stream: ReadableStream<Uint8Array> | undefined;
+  constructor(status: number, contentType: string, bytes: Buffer, stream?: ReadableStream<Uint8Array>) {
+    this.status = status;
+    this.contentType = contentType;
+    this.bytes = bytes;
+    this.stream = stream;
+  }
+  get body(): string {
+    return this.bytes.toString('utf8');
+  }
+}
+
+/**
+ * The body as undici's dispatch takes it: a Blob is sent as its stream (read afresh per send).
+ * dispatch also takes an async iterable, though its types do not say so.
+ */
+function outgoing(body: RequestBody | undefined): string | Uint8Array | AsyncIterable<Uint8Array> | undefined {
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return body;
+  if (body instanceof Blob) return body.stream() as unknown as AsyncIterable<Uint8Array>;
+  return body;
+}
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -17,6 +52,7 @@ function errorCode(error: unknown): string {
 }
 
 function classify(error: unknown, request: HttpRequest, timedOut: boolean): TransportError {
+  if (error instanceof TransportError) return error;
   if (request.signal?.aborted) return new TransportError('abort', 'request aborted', { cause: error });
   const code = errorCode(error);
   if (timedOut || TIMEOUT_CODES.has(code)) return new TransportError('timeout', `no answer within ${request.timeout} ms`, { cause: error });
@@ -54,10 +90,13 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
 
   /**
    * One request through `dispatch` with a handler of our own, not `request()`: no AbortController,
-   * abort listener or body stream per call, and the body is collected as Buffers and decoded once.
-   * One deadline bounds the whole exchange, connect to last byte (undici's headersTimeout and
-   * bodyTimeout are idle timers); it and the caller's signal abort through the dispatch controller.
-   * The timer and the listener are released when the request settles, so nothing outlives it.
+   * abort listener or body stream per call, and the body is collected as Buffers, kept as bytes
+   * (decoded as text only when read as text). One deadline bounds the whole exchange, connect to
+   * last byte (undici's headersTimeout and bodyTimeout are idle timers); it and the caller's
+   * signal abort through the dispatch controller. The timer and the listener are released when
+   * the request settles, so nothing outlives it. A `stream` request with a 2xx answer settles
+   * once the headers are in, with a web stream fed from the handler: undici's socket is paused
+   * while the stream's queue is full, so the reader's pace sets the transfer's (docs/bodies.md).
    */
   function send(client: Agent, request: HttpRequest): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
@@ -66,7 +105,11 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
       let settled = false;
       let status = 0;
       let contentType = '';
+      let received = 0;
+      let limit = Number.POSITIVE_INFINITY;
       const chunks: Buffer[] = [];
+      let sink: ReadableStreamDefaultController<Uint8Array> | undefined;
+      let dispatch: { pause(): void; resume(): void; readonly paused: boolean } | undefined;
       const caller = request.signal;
       // Until undici hands over its abort function (when the request reaches a socket), the
       // promise is settled at once and the request is aborted as soon as it starts.
@@ -78,11 +121,13 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
         else settle(error);
       }, request.timeout);
       timer.unref?.();
+      const release = (): void => caller?.removeEventListener('abort', relay);
       const settle = (error: unknown, response?: HttpResponse): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        caller?.removeEventListener('abort', relay);
+        // A streamed answer still listens to the caller's signal until its body ends.
+        if (sink === undefined) release();
         if (response) resolve(response);
         else reject(classify(error, request, timedOut));
       };
@@ -95,28 +140,81 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
             path: request.path,
             method: request.method as 'GET',
             headers: request.headers,
-            body: request.body,
+            body: outgoing(request.body) as string | Uint8Array | undefined,
             headersTimeout: request.timeout,
-            bodyTimeout: request.timeout,
+            // A streamed body is read at its reader's pace; its reader bounds it (docs/bodies.md).
+            bodyTimeout: request.stream ? 0 : request.timeout,
           },
           {
             onRequestStart(controller) {
               abort = (reason) => controller.abort(reason);
-              if (settled) controller.abort(new Error('request already settled'));
+              if (settled && sink === undefined) controller.abort(new Error('request already settled'));
             },
-            onResponseStart(_controller, statusCode, headers) {
+            onResponseStart(controller, statusCode, headers) {
               status = statusCode;
               const type = headers['content-type'];
               contentType = typeof type === 'string' ? type : '';
+              const success = statusCode >= 200 && statusCode <= 299;
+              if (!success) limit = ERROR_BODY_LIMIT;
+              else if (request.maxBytes !== undefined) limit = request.maxBytes;
+              if (!success || !request.stream) return;
+              dispatch = controller;
+              const body = new ReadableStream<Uint8Array>(
+                {
+                  start(streamController) {
+                    sink = streamController;
+                  },
+                  pull() {
+                    if (dispatch?.paused) dispatch.resume();
+                  },
+                  cancel(reason) {
+                    sink = undefined;
+                    release();
+                    controller.abort(reason instanceof Error ? reason : new Error('stream cancelled by its reader'));
+                  },
+                },
+                { highWaterMark: STREAM_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+              );
+              settle(undefined, new NodeResponse(status, contentType, EMPTY, body));
             },
-            onResponseData(_controller, chunk) {
+            onResponseData(controller, chunk) {
+              if (sink !== undefined) {
+                sink.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+                if ((sink.desiredSize ?? 1) <= 0) controller.pause();
+                return;
+              }
+              received += chunk.byteLength;
+              if (received > limit) {
+                if (limit === ERROR_BODY_LIMIT) {
+                  // An error answer keeps its first bytes; the rest is not worth reading.
+                  chunks.push(chunk.subarray(0, chunk.byteLength - (received - limit)));
+                  settle(undefined, new NodeResponse(status, contentType, Buffer.concat(chunks)));
+                  controller.abort(new Error('error answer cut short'));
+                } else {
+                  const error = new TransportError('too-large', `the answer is larger than ${limit} bytes`);
+                  settle(error);
+                  controller.abort(error);
+                }
+                return;
+              }
               chunks.push(chunk);
             },
             onResponseEnd() {
-              const body = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-              settle(undefined, { status, contentType, body });
+              if (sink !== undefined) {
+                sink.close();
+                sink = undefined;
+                release();
+                return;
+              }
+              settle(undefined, new NodeResponse(status, contentType, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
             },
             onResponseError(_controller, error) {
+              if (sink !== undefined) {
+                sink.error(classify(error, request, timedOut));
+                sink = undefined;
+                release();
+                return;
+              }
               settle(error);
             },
           },
