@@ -51,6 +51,14 @@ declare global {
   const key: string;
   const db: { find<T>(id: string): Promise<T> };
   interface User { id: string; name: string }
+  // The Node helpers docs/bodies.md's examples lean on (files and streams).
+  const readFile: typeof import('node:fs/promises').readFile;
+  const writeFile: typeof import('node:fs/promises').writeFile;
+  const createReadStream: typeof import('node:fs').createReadStream;
+  const createWriteStream: typeof import('node:fs').createWriteStream;
+  const pipeline: typeof import('node:stream/promises').pipeline;
+  const Readable: typeof import('node:stream').Readable;
+  type NodeReadableStream<T> = import('node:stream/web').ReadableStream<T>;
 }
 export {};
 `;
