@@ -3,7 +3,8 @@ import { AmbiguousRouteError, ExpressMicroError, RouteNotFoundError, ServiceUnav
 import type { CallSeries, MetricsRegistry } from '../metrics/index.ts';
 import { execute, type CallContext } from './call.ts';
 import { RESERVED } from './reserved.ts';
-import { buildRouteIndex, callNames, compileRoute, type CompiledRoute, type RouteIndex } from './route-index.ts';
+import { poolFor, routePoolFor, type Pool } from './pools.ts';
+import { compileRoute, type CompiledRoute } from './route-index.ts';
 import type { CallArguments, CallFunction, CallOptions, CallRoute, ServiceClient, Services } from './types.ts';
 
 /** What the proxy needs beyond a call's context. */
@@ -17,61 +18,57 @@ export interface ProxyContext extends CallContext {
   readonly metrics: MetricsRegistry;
 }
 
-const indexes = new WeakMap<ServiceEntry, { version: number; index: RouteIndex }>();
-
-function indexOf(entry: ServiceEntry): RouteIndex {
-  const cached = indexes.get(entry);
-  if (cached && cached.version === entry.version) return cached.index;
-  const index = buildRouteIndex(entry);
-  indexes.set(entry, { version: entry.version, index });
-  return index;
-}
-
 function unavailable(context: ProxyContext, service: string, call: string): ServiceUnavailableError {
   const known = context.cluster.table.serviceNames();
   return new ServiceUnavailableError(service, call, `no such service is known (known: ${known.join(', ') || 'none'})`, known);
 }
 
-function resolve(context: ProxyContext, entry: ServiceEntry, name: string): CompiledRoute {
-  let found = indexOf(entry).get(name);
-  if (!found) {
+/**
+ * The pool of `name`: the instances that serve it (see pools.ts). Fails before anything is sent
+ * when no instance publishes it (`RouteNotFoundError`, after asking for this instance's own routes
+ * again), when every one that does claims it for two routes (`AmbiguousRouteError`), or when none
+ * of those that publish it is UP (`ServiceUnavailableError`).
+ */
+function resolve(context: ProxyContext, entry: ServiceEntry, name: string): Pool {
+  let found = poolFor(entry, name);
+  if ('missing' in found && 'names' in found) {
     context.refresh(entry);
-    found = indexOf(entry).get(name);
+    found = poolFor(entry, name);
   }
-  if (!found) throw new RouteNotFoundError(entry.name, name, callNames(indexOf(entry)));
   if ('ambiguous' in found) throw new AmbiguousRouteError(entry.name, name, found.ambiguous);
+  if ('names' in found) throw new RouteNotFoundError(entry.name, name, found.names);
   return found;
 }
 
-function normalizeArguments(route: CompiledRoute, service: string, name: string, args: unknown): CallArguments | undefined {
-  if (args === undefined || args === null) return undefined;
-  if (typeof args === 'object' && !Array.isArray(args)) return args as CallArguments;
-  // `getUser(7)`: a lone value fills a route's only parameter.
-  if ((typeof args === 'string' || typeof args === 'number') && route.params.length === 1) return { [route.params[0] as string]: args };
-  throw new ExpressMicroError(`express-micro: ${service}.${name} takes an object of arguments`, { service, call: name });
+function unserved(context: ProxyContext, entry: ServiceEntry, name: string, pool: Pool): ServiceUnavailableError {
+  const reason = `none of the ${pool.instances.length} instance(s) that serve it is UP (${entry.up.length} UP instance(s) of the service do not serve it)`;
+  return new ServiceUnavailableError(entry.name, name, reason, context.cluster.table.serviceNames());
 }
 
 /**
- * One call function per (service, name), made on first access and kept. It remembers the route
- * it resolved and the membership version it resolved it at, so a call in a stable cluster does
- * one Map lookup for the service and two comparisons, and never scans or derives names.
+ * One call function per (service, name), made on first access and kept. It remembers the pool
+ * it resolved (the instances that serve the name, each with its route) and the membership version
+ * it resolved it at, so a call in a stable cluster does one Map lookup for the service and two
+ * comparisons, and never scans or derives names.
  */
 function callFunction(context: ProxyContext, key: string, label: string, name: string): CallFunction {
   let cachedEntry: ServiceEntry | undefined;
   let cachedVersion = -1;
-  let cachedRoute: CompiledRoute | undefined;
+  let cachedPool: Pool | undefined;
   let cachedSeries: CallSeries | undefined;
   const call = (args?: unknown, options?: CallOptions): Promise<unknown> => {
     try {
       const entry = context.cluster.table.service(key);
       if (!entry) throw unavailable(context, label, name);
-      if (entry !== cachedEntry || entry.version !== cachedVersion || !cachedRoute) {
-        cachedRoute = resolve(context, entry, name);
+      if (entry !== cachedEntry || entry.version !== cachedVersion || !cachedPool) {
+        cachedPool = resolve(context, entry, name);
         if (cachedSeries?.service !== entry.name) cachedSeries = context.metrics.callSeries(entry.name, name);
         cachedEntry = entry;
         cachedVersion = entry.version;
       }
-      return execute(context, entry, name, cachedRoute, normalizeArguments(cachedRoute, entry.name, name, args), options, cachedSeries as CallSeries);
+      // Those that serve it are all DOWN: fail before anything is sent (UP ones that do not serve it are no help).
+      if (cachedPool.up.length === 0 && entry.up.length > 0) throw unserved(context, entry, name, cachedPool);
+      return execute(context, entry, name, cachedPool, args, options, cachedSeries as CallSeries);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -92,7 +89,8 @@ function routeCaller(context: ProxyContext, key: string, label: string): CallRou
       let cached = compiled.get(routeLabel);
       if (!cached) compiled.set(routeLabel, (cached = { route: compileRoute(method.toUpperCase(), path), series: context.metrics.callSeries(entry.name, routeLabel) }));
       else if (cached.series.service !== entry.name) cached.series = context.metrics.callSeries(entry.name, routeLabel);
-      return execute(context, entry, routeLabel, cached.route, args, options, cached.series);
+      // The instances that publish this method and path; when none does, any (sent as written).
+      return execute(context, entry, routeLabel, routePoolFor(entry, cached.route), args, options, cached.series);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -21,10 +21,10 @@ export const Outcome = {
 } as const;
 
 /** Why a call sent another request, the `reason` label of `express_micro_retries_total`. */
-export const RETRY_REASONS: readonly string[] = ['connection', 'timeout', 'status', 'reissue', 'hedge'];
+export const RETRY_REASONS: readonly string[] = ['connection', 'timeout', 'status', 'reissue', 'hedge', 'misrouted'];
 
 /** Indexes into {@link RETRY_REASONS}. */
-export const RetryReason = { connection: 0, timeout: 1, status: 2, reissue: 3, hedge: 4 } as const;
+export const RetryReason = { connection: 0, timeout: 1, status: 2, reissue: 3, hedge: 4, misrouted: 5 } as const;
 
 /** The events counted in `express_micro_membership_changes_total`, the handle's events. */
 export const MEMBERSHIP_EVENTS = ['up', 'down', 'suspect', 'discovered', 'removed', 'ejected', 'restored'] as const;

@@ -1,0 +1,174 @@
+/**
+ * A service is not one pool (issue 26): half way through a rolling deploy its instances publish
+ * different routes. Each call goes to an instance that serves its route, at that instance's own
+ * path; an instance whose table row is stale says so (421) before its app sees the call, and the
+ * call moves on; an application's own 404 is never retried.
+ */
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AmbiguousRouteError, RemoteError, RouteNotFoundError, ServiceUnavailableError } from '../../src/index.ts';
+import { startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
+
+afterEach(stopAll);
+
+/** Requests each app's handlers (not the route guard) saw, by version and path. */
+type Seen = Map<string, number>;
+
+/**
+ * user-service at `version`: v2 adds `/reports` (GET and POST), moves `getAccount` from
+ * `/api/v1/accounts/:id` to `/api/v2/accounts/:id`, and removes `/legacy` (GET and POST).
+ * Every answer says which version served it; anything else is the app's own 404.
+ */
+function userService(version: 1 | 2, seen: Seen) {
+  return (app: express.Express): void => {
+    app.use(express.json());
+    app.use((req, _res, next) => {
+      seen.set(`v${version} ${req.method} ${req.path}`, (seen.get(`v${version} ${req.method} ${req.path}`) ?? 0) + 1);
+      next();
+    });
+    app.get('/users/:id', (req, res) => {
+      if (req.params.id === 'nobody') return void res.status(404).json({ error: 'no such user' });
+      res.json({ version, id: req.params.id });
+    });
+    if (version === 1) {
+      app.get('/api/v1/accounts/:id', function getAccount(req, res) {
+        res.json({ version, account: req.params.id });
+      });
+      app.get('/legacy', (_req, res) => res.json({ version, legacy: true }));
+      app.post('/legacy', (req, res) => res.status(201).json({ version, legacy: req.body }));
+    } else {
+      app.get('/api/v2/accounts/:accountId', function getAccount(req, res) {
+        res.json({ version, account: req.params.accountId });
+      });
+      app.get('/reports', (_req, res) => res.json({ version, reports: [] }));
+      app.post('/reports', (req, res) => res.status(201).json({ version, report: req.body }));
+    }
+    app.use((_req, res) => void res.status(404).json({ error: 'not found here' }));
+  };
+}
+
+function routesSeenBy(micro: TestService['micro'], url: string): string[] {
+  const peer = micro.peers().find((each) => each.url === url && each.status === 'UP');
+  return peer ? peer.routes.map((route) => `${route.method} ${route.path}`) : [];
+}
+
+describe('a service half way through a rolling deploy (v1, v1, v2)', () => {
+  it('sends each call to an instance that serves its route, at that instance’s own path', async () => {
+    const seen: Seen = new Map();
+    const a = await startService('user-service', userService(1, seen));
+    const b = await startService('user-service', userService(1, seen), { peers: [a.url] });
+    const c = await startService('user-service', userService(2, seen), { peers: [a.url] });
+    const orders = await startService('order-service', () => {}, { peers: [a.url] });
+    await waitFor(() => upInstances(orders.micro, 'user-service').length === 3 && routesSeenBy(orders.micro, c.url).includes('GET /reports'), 'the caller sees all three with their routes');
+    const users = orders.micro.services.userService;
+
+    const versions = { reports: new Set<number>(), created: new Set<number>(), legacy: new Set<number>(), legacyPost: new Set<number>(), accounts: new Set<number>() };
+    for (let index = 0; index < 40; index++) {
+      versions.reports.add(((await users.getReports()) as { version: number }).version);
+      versions.created.add(((await users.createReport({ n: index })) as { version: number }).version);
+      versions.legacy.add(((await users.getLegacy()) as { version: number }).version);
+      versions.legacyPost.add(((await users.createLegacy({ n: index })) as { version: number }).version);
+      const account = (await users.getAccount({ id: index, accountId: index })) as { version: number; account: string };
+      expect(account.account).toBe(String(index));
+      versions.accounts.add(account.version);
+    }
+    // Only v2 serves /reports, only v1 /legacy; getAccount is served by both, each at its own path.
+    expect(versions).toEqual({ reports: new Set([2]), created: new Set([2]), legacy: new Set([1]), legacyPost: new Set([1]), accounts: new Set([1, 2]) });
+    expect([...seen.keys()].filter((key) => key.startsWith('v1') && key.includes('/reports'))).toEqual([]);
+    expect([...seen.keys()].filter((key) => key.startsWith('v2') && key.includes('/legacy'))).toEqual([]);
+    // A lone value fills the one parameter of whichever route the chosen instance has.
+    expect(await users.getAccount(5)).toMatchObject({ account: '5' });
+
+    // $call prefers the instances that publish the method and path.
+    for (let index = 0; index < 20; index++) expect(await users.$call('GET', '/reports')).toMatchObject({ version: 2 });
+    // A name none publishes fails at the caller.
+    await expect(users.getNothing()).rejects.toBeInstanceOf(RouteNotFoundError);
+
+    // The only v2 instance goes: its routes' calls fail at the caller, before anything is sent.
+    await c.stop();
+    await waitFor(() => !upInstances(orders.micro, 'user-service').includes(c.url), 'the caller sees v2 gone');
+    const before = [...seen.values()].reduce((sum, count) => sum + count, 0);
+    const error = await users.getReports().catch((failure: unknown) => failure);
+    expect([ServiceUnavailableError, RouteNotFoundError].some((type) => error instanceof type)).toBe(true);
+    await expect(users.createReport({})).rejects.toThrow(/reports|createReport/);
+    expect([...seen.values()].reduce((sum, count) => sum + count, 0)).toBe(before);
+    expect(await users.getLegacy()).toMatchObject({ version: 1 });
+    void b;
+  }, 30_000);
+
+  it('judges a name ambiguous only within one instance', async () => {
+    const a = await startService('user-service', (app) => {
+      app.get('/one', function pick(_req, res) {
+        res.json({ from: 'one' });
+      });
+      app.get('/two', function pick(_req, res) {
+        res.json({ from: 'two' });
+      });
+    });
+    const orders = await startService('order-service', () => {}, { peers: [a.url] });
+    await waitFor(() => upInstances(orders.micro, 'user-service').length === 1, 'the caller sees user-service');
+    await expect(orders.micro.services.userService.pick()).rejects.toBeInstanceOf(AmbiguousRouteError);
+    // A second version where the name is one route: calls go there, never to the ambiguous one.
+    const b = await startService(
+      'user-service',
+      (app) =>
+        app.get('/three', function pick(_req, res) {
+          res.json({ from: 'three' });
+        }),
+      { peers: [a.url] },
+    );
+    await waitFor(() => routesSeenBy(orders.micro, b.url).includes('GET /three'), 'the caller sees the second version');
+    for (let index = 0; index < 20; index++) expect(await orders.micro.services.userService.pick()).toEqual({ from: 'three' });
+  }, 20_000);
+});
+
+describe('answers that are not the route', () => {
+  it('never retries an application’s own 404', async () => {
+    const seen: Seen = new Map();
+    const a = await startService('user-service', userService(1, seen));
+    const b = await startService('user-service', userService(1, seen), { peers: [a.url] });
+    const orders = await startService('order-service', () => {}, { peers: [a.url] });
+    await waitFor(() => upInstances(orders.micro, 'user-service').length === 2, 'the caller sees both');
+    for (let index = 0; index < 10; index++) {
+      const error = await orders.micro.services.userService.getUser({ id: 'nobody' }).catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(RemoteError);
+      expect((error as RemoteError).status).toBe(404);
+    }
+    expect(seen.get('v1 GET /users/nobody')).toBe(10);
+    void b;
+  });
+
+  it('answers 421 only to a call naming a route it does not serve, and under HMAC only to a signed one; everything else reaches the app', async () => {
+    const seen: Seen = new Map();
+    const open = await startService('user-service', userService(1, seen));
+    const misrouted = await fetch(`${open.url}/nothing`, { headers: { 'x-micro-route': 'GET /nothing' } });
+    expect(misrouted.status).toBe(421);
+    expect(misrouted.headers.get('content-type')).toBe('application/vnd.express-micro.misrouted+json');
+    expect(seen.get('v1 GET /nothing')).toBeUndefined();
+    // Without the header (a browser, curl, an older caller): the app answers, its own 404.
+    expect((await fetch(`${open.url}/nothing`)).status).toBe(404);
+    expect(seen.get('v1 GET /nothing')).toBe(1);
+    // A published route named in the header: served as usual; malformed or oversized values are routes it does not serve.
+    expect((await fetch(`${open.url}/legacy`, { headers: { 'x-micro-route': 'GET /legacy' } })).status).toBe(200);
+    for (const value of ['GET', 'x'.repeat(8000), 'get /legacy', 'GET /legacy/']) {
+      expect((await fetch(`${open.url}/legacy`, { headers: { 'x-micro-route': value } })).status).toBe(421);
+    }
+
+    // Under HMAC an unsigned or badly signed request naming a route goes on to the app (whose
+    // requireSignature refuses it as usual), so an outsider learns nothing about the routes.
+    const signedSeen: Seen = new Map();
+    const signed = await startService('user-service', userService(1, signedSeen), { enableHmac: true });
+    for (const headers of [{ 'x-micro-route': 'GET /nothing' }, { 'x-micro-route': 'GET /nothing', 'x-micro-signature': 'forged', 'x-micro-timestamp': String(Date.now()), 'x-micro-nonce': 'n1' }]) {
+      expect((await fetch(`${signed.url}/nothing`, { headers })).status).toBe(404);
+    }
+    expect(signedSeen.get('v1 GET /nothing')).toBe(2);
+    // A signed call (from a member of the cluster) naming it gets the 421, through the caller.
+    const caller = await startService('order-service', () => {}, { enableHmac: true, peers: [signed.url] });
+    await waitFor(() => routesSeenBy(caller.micro, signed.url).includes('GET /legacy'), 'the caller sees the signed service');
+    expect(await caller.micro.services.userService.getLegacy()).toMatchObject({ version: 1 });
+    const error = await caller.micro.services.userService.$call('GET', '/nothing').catch((failure: unknown) => failure);
+    // A path none publishes is sent as written, without naming a route: the app's own 404.
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as RemoteError).status).toBe(404);
+  });
+});
