@@ -1,5 +1,6 @@
 import { OptionError } from './errors/index.ts';
 import { resolveRegistry, type InstanceInfo, type RegistryOptions, type ResolvedRegistry } from './discovery/index.ts';
+import { isZone, parseMetadata, ZONE_RULE } from './discovery/metadata.ts';
 import { detectHost, readEnv, readTlsMaterial, TlsMaterialError, type TlsMaterial } from './runtime/index.ts';
 
 /** The logger shape express-micro writes to: pino, console and most loggers fit it. */
@@ -134,6 +135,19 @@ export interface ExpressMicroOptions {
   drain?: boolean | { timeout?: number };
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
+  /**
+   * Small string labels this instance publishes with its descriptor (`{ version: '2', track:
+   * 'canary' }`): at most 16, keys 1–63 letters, digits, `_`, `.`, `-` (a letter first), values
+   * at most 256 characters, 2048 in all. Fixed for the life of the process. Default: `{ version:
+   * npm_package_version }` when that is set, else none; a given `metadata` without `version` gets
+   * it too.
+   */
+  metadata?: Record<string, string>;
+  /**
+   * The zone this instance runs in (`eu-west-1a`): 1–63 letters, digits, `_`, `.`, `-`.
+   * Default: env `EXPRESS_MICRO_ZONE`, else none.
+   */
+  zone?: string;
   /** Called when an instance comes UP (same as `on('up', …)`). */
   onServiceUp?: (instance: InstanceInfo) => void;
   /** Called when an instance goes DOWN (same as `on('down', …)`). */
@@ -168,6 +182,9 @@ export interface ResolvedOptions {
   /** Checked TLS material, or undefined for plain HTTP. */
   tls: TlsMaterial | undefined;
   drain: { timeout: number } | false;
+  /** Frozen, without a prototype; the shared empty one when there are no labels. */
+  metadata: Readonly<Record<string, string>>;
+  zone: string | undefined;
   logger: Logger;
   onServiceUp: ((instance: InstanceInfo) => void) | undefined;
   onServiceDown: ((instance: InstanceInfo) => void) | undefined;
@@ -176,7 +193,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'registry', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
   'enableHmac', 'secret', 'timeout', 'retries', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget', 'tls',
-  'hedge', 'drain', 'logger', 'onServiceUp', 'onServiceDown',
+  'hedge', 'drain', 'metadata', 'zone', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -257,6 +274,32 @@ function retryOn(value: unknown): number[] {
     throw new OptionError('retryOn', `must be an array of HTTP statuses from 400 to 599, got ${JSON.stringify(value)}`);
   }
   return [...new Set(value as number[])];
+}
+
+/**
+ * The `metadata` option checked, with `version` from `npm_package_version` (what `npm start`
+ * sets) when it has none.
+ */
+function metadata(value: unknown): Readonly<Record<string, string>> {
+  const parsed = parseMetadata(value === undefined ? {} : value);
+  if (!('metadata' in parsed)) throw new OptionError(parsed.field, parsed.message);
+  const version = readEnv('npm_package_version');
+  if (version === undefined || version === '' || parsed.metadata.version !== undefined) return parsed.metadata;
+  const withVersion = parseMetadata({ ...parsed.metadata, version });
+  // An odd npm_package_version (too long, a control character) is left out rather than refused: the app did not give it.
+  return 'metadata' in withVersion ? withVersion.metadata : parsed.metadata;
+}
+
+/** The `zone` option, else env `EXPRESS_MICRO_ZONE`. */
+function zone(value: unknown): string | undefined {
+  if (value !== undefined) {
+    if (!isZone(value)) throw new OptionError('zone', `must be ${ZONE_RULE}; got ${JSON.stringify(value)}`);
+    return value;
+  }
+  const fromEnv = readEnv('EXPRESS_MICRO_ZONE');
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  if (!isZone(fromEnv)) throw new OptionError('zone', `(from env EXPRESS_MICRO_ZONE) must be ${ZONE_RULE}; got ${JSON.stringify(fromEnv)}`);
+  return fromEnv;
 }
 
 /** The name `npm start` gives the process (`npm_package_name`), without an `@scope/`. */
@@ -365,6 +408,8 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     hedge: flag('hedge', given.hedge, false),
     tls,
     drain: drain(given.drain),
+    metadata: metadata(given.metadata),
+    zone: zone(given.zone),
     logger: logger === false ? silent : (logger ?? consoleLogger),
     onServiceUp: given.onServiceUp,
     onServiceDown: given.onServiceDown,

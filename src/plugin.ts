@@ -131,10 +131,11 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Workers sharing one port are one instance (docs/ARCHITECTURE.md, "Several workers on one port").
   const group = sharedListenerGroup();
   const transport = new DiscoveryTransport(http, authorize);
+  const identity = { metadata: settings.metadata, zone: settings.zone };
   // Two sources fill the one membership table (docs/ARCHITECTURE.md, "The membership seam").
   const cluster: MembershipSource =
     settings.registry.type === 'etcd'
-      ? new EtcdMembership({ name: settings.serviceName, registry: settings.registry, pingInterval: settings.pingInterval, pingTimeout: settings.pingTimeout, logger: settings.logger }, transport, () => readRoutes(app))
+      ? new EtcdMembership({ name: settings.serviceName, registry: settings.registry, pingInterval: settings.pingInterval, pingTimeout: settings.pingTimeout, logger: settings.logger, identity }, transport, () => readRoutes(app))
       : new Cluster(
         {
           name: settings.serviceName,
@@ -146,6 +147,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
           indirectChecks: settings.indirectChecks,
           suspicionMultiplier: settings.suspicionMultiplier,
           logger: settings.logger,
+          identity,
           onRoundTrip: (milliseconds) => metrics.probes.observe(milliseconds / 1000),
         },
         transport,

@@ -5,7 +5,11 @@
 import { readEnv } from '../runtime/index.ts';
 import type { ClusterChange, ClusterView, InstanceRow, InstanceState } from './cluster-view.ts';
 
-const HEADERS = ['SERVICE', 'INSTANCE', 'ID', 'STATUS', 'LAST SEEN', 'ROUND TRIP', 'ROUTES'] as const;
+const HEADERS = ['SERVICE', 'INSTANCE', 'ID', 'STATUS', 'LAST SEEN', 'ROUND TRIP', 'ROUTES', 'ZONE', 'LABELS'] as const;
+/** The ROUTES column: a number, right-aligned. */
+const ROUTES_COLUMN = 6;
+/** A LABELS cell longer than this is cut (with `…`): the table stays narrow; `--json` has them all. */
+const LABELS_WIDTH = 40;
 
 const COLOURS: Readonly<Record<InstanceState, string>> = { UP: '\x1b[32m', SUSPECT: '\x1b[33m', DOWN: '\x1b[31m' };
 const RESET = '\x1b[0m';
@@ -31,6 +35,18 @@ export function roundTrip(ms: number | null): string {
   return ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
 }
 
+/**
+ * An instance's labels as one compact cell: `version=2,track=canary` (`version` first, then in
+ * the order given), `-` when none, cut at {@link LABELS_WIDTH} characters.
+ */
+export function labelsCell(metadata: Readonly<Record<string, string>>): string {
+  const keys = Object.keys(metadata);
+  if (keys.length === 0) return '-';
+  const ordered = metadata.version === undefined ? keys : ['version', ...keys.filter((key) => key !== 'version')];
+  const cell = ordered.map((key) => `${key}=${metadata[key]}`).join(',');
+  return cell.length > LABELS_WIDTH ? `${cell.slice(0, LABELS_WIDTH - 1)}…` : cell;
+}
+
 /** The STATUS cell: the state, and `, ejected` when a caller took the instance out of its rotation. */
 function statusOf(row: InstanceRow): string {
   return row.ejected ? `${row.status}, ejected` : row.status;
@@ -41,13 +57,24 @@ function statusOf(row: InstanceRow): string {
  * summary line (`2 services, 3 instances: 2 UP, 1 DOWN`).
  */
 export function renderTable(view: ClusterView, colour = false): string {
-  const cells = view.rows.map((row) => [row.service, row.url, row.id === row.url ? '-' : row.id, statusOf(row), ago(row.lastSeen, view.at), roundTrip(row.roundTripMs), String(row.routes)]);
+  const cells = view.rows.map((row) => [
+    row.service,
+    row.url,
+    row.id === row.url ? '-' : row.id,
+    statusOf(row),
+    ago(row.lastSeen, view.at),
+    roundTrip(row.roundTripMs),
+    String(row.routes),
+    row.zone ?? '-',
+    labelsCell(row.metadata),
+  ]);
   const widths = HEADERS.map((header, column) => Math.max(header.length, ...cells.map((line) => (line[column] as string).length)));
   const format = (line: readonly string[], row?: InstanceRow): string =>
     line
       .map((cell, column) => {
         // ROUTES is a number: right-aligned. The last column is not padded (no trailing spaces).
-        const padded = column === line.length - 1 ? cell.padStart(widths[column] as number) : cell.padEnd(widths[column] as number);
+        const width = widths[column] as number;
+        const padded = column === ROUTES_COLUMN ? cell.padStart(width) : column === line.length - 1 ? cell : cell.padEnd(width);
         return colour && row !== undefined && column === 3 ? `${COLOURS[row.status]}${padded}${RESET}` : padded;
       })
       .join('  ');
@@ -81,10 +108,16 @@ const LABELS: Readonly<Record<ClusterChange['kind'], string>> = {
   restored: 'restored',
 };
 
-/** `2025-01-02T10:00:01.250Z  DOWN       order-service http://127.0.0.1:41231 (id 3f9a…)`. */
+/**
+ * `2025-01-02T10:00:01.250Z  DOWN       order-service http://127.0.0.1:41231 (id 3f9a…, zone
+ * eu-west-1a, version=2)`: zone and labels only when the instance has them.
+ */
 export function renderChange(change: ClusterChange, colour = false): string {
   const { row } = change;
   const label = change.kind === 'joined' ? `joined (${row.status})` : LABELS[change.kind];
   const painted = colour && (change.kind === 'up' || change.kind === 'down' || change.kind === 'suspect') ? `${COLOURS[row.status]}${label.padEnd(14)}${RESET}` : label.padEnd(14);
-  return `${new Date(change.at).toISOString()}  ${painted}  ${row.service} ${row.url} (id ${row.id})`;
+  // Zone and labels tell which side of a deploy (or which zone) the instance is on.
+  const zone = row.zone === null ? '' : `, zone ${row.zone}`;
+  const labels = Object.keys(row.metadata).length === 0 ? '' : `, ${labelsCell(row.metadata)}`;
+  return `${new Date(change.at).toISOString()}  ${painted}  ${row.service} ${row.url} (id ${row.id}${zone}${labels})`;
 }

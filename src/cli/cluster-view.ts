@@ -12,6 +12,7 @@
  * from it again. `ejected` is any view's: an outlier ejection is one caller's local verdict, and
  * worth showing whoever made it. The round trip is the winning view's, else any other's.
  */
+import { isZone, NO_METADATA, parseMetadata } from '../discovery/metadata.ts';
 import { PeerUnreachableError, type PeerClient } from './peer.ts';
 import { CliError } from './errors.ts';
 
@@ -35,6 +36,10 @@ export interface InstanceRow {
   roundTripMs: number | null;
   /** How many routes the service publishes. */
   routes: number;
+  /** Its zone; null when it has none (or its peer is too old to say). */
+  zone: string | null;
+  /** Its labels (`version`, `track`, …); `{}` when it has none, or when they are malformed. */
+  metadata: Readonly<Record<string, string>>;
 }
 
 /** The merged view of every peer asked, at one moment. */
@@ -88,6 +93,17 @@ function finiteOrNull(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/** Labels are printed too: the library's own check (no control characters) or none at all. */
+function labelsOf(value: unknown): Readonly<Record<string, string>> {
+  if (value === undefined) return NO_METADATA;
+  const parsed = parseMetadata(value);
+  return 'metadata' in parsed ? parsed.metadata : NO_METADATA;
+}
+
+function zoneOf(value: unknown): string | null {
+  return isZone(value) ? value : null;
+}
+
 function routeCount(value: unknown): number {
   return Array.isArray(value) ? value.length : 0;
 }
@@ -105,7 +121,7 @@ function candidatesOf(origin: string, value: unknown, at: number): Candidate[] {
   if (typeof self.name === 'string' && SERVICE_NAME.test(self.name) && isUrl(self.url)) {
     const id = typeof self.id === 'string' && PRINTABLE.test(self.id) ? self.id : self.url;
     candidates.push({
-      row: { service: self.name, id, url: self.url, status: 'UP', ejected: false, lastSeen: at, roundTripMs: null, routes: routeCount(self.routes) },
+      row: { service: self.name, id, url: self.url, status: 'UP', ejected: false, lastSeen: at, roundTripMs: null, routes: routeCount(self.routes), zone: zoneOf(self.zone), metadata: labelsOf(self.metadata) },
       self: true,
       incarnation: Number.POSITIVE_INFINITY,
     });
@@ -127,6 +143,8 @@ function candidatesOf(origin: string, value: unknown, at: number): Candidate[] {
           lastSeen: finiteOrNull(instance.lastSeen),
           roundTripMs: finiteOrNull(instance.roundTripMs),
           routes,
+          zone: zoneOf(instance.zone),
+          metadata: labelsOf(instance.metadata),
         },
         self: false,
         incarnation: finiteOrNull(instance.incarnation) ?? 0,

@@ -5,7 +5,7 @@ import { Broadcasts } from './broadcasts.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Emitter } from './emitter.ts';
 import { LocalHealth } from './local-health.ts';
-import { LocalMember } from './local-member.ts';
+import { LocalMember, type Identity } from './local-member.ts';
 import { minimumSuspicion, Suspicion } from './suspicion.ts';
 import { MembershipTable, state, type Instance } from './table.ts';
 import type { GossipProtocol, MembershipSource } from './source.ts';
@@ -41,6 +41,8 @@ export interface ClusterSettings {
    * one of them must not tell the members that the instance left, since its siblings still answer.
    */
   shared?: boolean;
+  /** This instance's labels and zone (options `metadata`, `zone`), published with its descriptor. */
+  identity?: Identity;
   /** The simulation's: a fixed id, a virtual clock, a seeded random source, a resolver. */
   id?: string;
   clock?: Clock;
@@ -131,7 +133,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
     // death is confirmed, with its reason.
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
-    this.#member = new LocalMember(settings.name, settings.id ?? randomHex(8), this.table, readRoutes, () => this.#clock.now());
+    this.#member = new LocalMember(settings.name, settings.id ?? randomHex(8), this.table, readRoutes, () => this.#clock.now(), settings.identity);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 

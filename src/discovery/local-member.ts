@@ -17,13 +17,15 @@ export class LocalMember {
   readonly #table: MembershipTable;
   readonly #readRoutes: () => RouteDescriptor[];
   readonly #now: () => number;
+  readonly #identity: Identity;
   #id: string;
   #self: Instance | undefined;
   #incarnation = 0;
   #routesReadAt = 0;
 
-  constructor(name: string, id: string, table: MembershipTable, readRoutes: () => RouteDescriptor[], now: () => number) {
+  constructor(name: string, id: string, table: MembershipTable, readRoutes: () => RouteDescriptor[], now: () => number, identity: Identity = {}) {
     this.#name = name;
+    this.#identity = identityFields(identity);
     this.#id = id;
     this.#table = table;
     this.#readRoutes = readRoutes;
@@ -55,7 +57,7 @@ export class LocalMember {
     const routes = this.#readRoutes();
     const now = this.#now();
     this.#routesReadAt = now;
-    this.#self = this.#table.upsert({ protocol: PROTOCOL_VERSION, name: this.#name, id: this.#id, url, routes, rev: revision(routes), incarnation: 0 }, true, now);
+    this.#self = this.#table.upsert({ protocol: PROTOCOL_VERSION, name: this.#name, id: this.#id, url, routes, rev: revision(routes), incarnation: 0, ...this.#identity }, true, now);
     return this.#self;
   }
 
@@ -69,7 +71,7 @@ export class LocalMember {
   descriptor(): Descriptor {
     const self = this.require();
     this.refreshRoutes(false);
-    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev, incarnation: this.#incarnation };
+    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev, incarnation: this.#incarnation, ...this.#identity };
   }
 
   /**
@@ -86,7 +88,7 @@ export class LocalMember {
     if (rev === self.rev) return false;
     // A new incarnation orders the news: members that hear it fetch the routes.
     this.#incarnation++;
-    this.#table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev, incarnation: this.#incarnation }, true, now);
+    this.#table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev, incarnation: this.#incarnation, ...this.#identity }, true, now);
     return true;
   }
 
@@ -100,6 +102,23 @@ export class LocalMember {
     this.require().incarnation = this.#incarnation;
     return true;
   }
+}
+
+/**
+ * What this instance publishes about itself besides its routes: its labels and zone (options
+ * `metadata` and `zone`), fixed for the life of the process.
+ */
+export interface Identity {
+  metadata?: Readonly<Record<string, string>>;
+  zone?: string | undefined;
+}
+
+/** The descriptor's identity fields: each left out when empty, so the wire stays as before for an instance without them. */
+function identityFields(identity: Identity): Identity {
+  const fields: Identity = {};
+  if (identity.metadata !== undefined && Object.keys(identity.metadata).length > 0) fields.metadata = identity.metadata;
+  if (identity.zone !== undefined) fields.zone = identity.zone;
+  return fields;
 }
 
 /** A short digest of the routes: members compare it to know whether to fetch them again. */

@@ -1,6 +1,7 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
 import { EXPOSITION_CONTENT_TYPE, writeExposition, type Metrics } from '../metrics/index.ts';
 import { bodyConsumed, readRawBody } from '../security/index.ts';
+import { NO_METADATA } from './metadata.ts';
 import { serviceKey } from './service-name.ts';
 import type { GossipProtocol, MembershipSource } from './source.ts';
 import type { Instance } from './table.ts';
@@ -182,7 +183,16 @@ async function readBodyText(request: IncomingRequest): Promise<string | { status
 
 /** The seed's `/_discovery/services` shape, with every instance listed. */
 export interface ServicesView {
-  thisService: { name: string; id: string; url: string; routes: Instance['routes'] };
+  thisService: {
+    name: string;
+    id: string;
+    url: string;
+    routes: Instance['routes'];
+    /** Its labels (option `metadata`); `{}` when none. */
+    metadata: Instance['metadata'];
+    /** Its zone (option `zone`); null when none. */
+    zone: string | null;
+  };
   connectedPeers: Record<
     string,
     {
@@ -200,6 +210,10 @@ export interface ServicesView {
         roundTripMs: number | null;
         /** Out of the answering instance's call rotation (outlier ejection). */
         ejected: boolean;
+        /** Its labels (option `metadata`); `{}` when none. */
+        metadata: Instance['metadata'];
+        /** Its zone (option `zone`); null when none. */
+        zone: string | null;
       }[];
     }
   >;
@@ -229,8 +243,13 @@ export function servicesView(cluster: MembershipSource): ServicesView {
         lastSeen: instance.lastSeen,
         roundTripMs: instance.roundTripMs ?? null,
         ejected: instance.ejectedUntil !== 0,
+        metadata: instance.metadata,
+        zone: instance.zone ?? null,
       })),
     };
   }
-  return { thisService: { name: self.name, id: self.id, url: self.url, routes: self.routes }, connectedPeers };
+  return {
+    thisService: { name: self.name, id: self.id, url: self.url, routes: self.routes, metadata: self.metadata ?? NO_METADATA, zone: self.zone ?? null },
+    connectedPeers,
+  };
 }

@@ -1,6 +1,7 @@
 import type { RouteDescriptor } from '../routes/index.ts';
 import { sha256Hex } from '../runtime/index.ts';
 import type { Emitter } from './emitter.ts';
+import { NO_METADATA } from './metadata.ts';
 import { serviceKey } from './service-name.ts';
 import type { Descriptor, InstanceInfo, InstanceStatus, MemberState } from './types.ts';
 
@@ -17,6 +18,10 @@ export interface Instance {
   audience: string;
   routes: RouteDescriptor[];
   rev: string;
+  /** Its labels, from its first descriptor: frozen, without a prototype ({@link NO_METADATA} when none). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Its zone, from its first descriptor. */
+  readonly zone: string | undefined;
   /** Its incarnation as last heard: news about it with a lower one is old news. */
   incarnation: number;
   status: InstanceStatus;
@@ -149,6 +154,9 @@ export class MembershipTable {
       audience: descriptor.id,
       routes: descriptor.routes,
       rev: descriptor.rev,
+      // Checked on receipt (validate.ts) or built from the options: already frozen and prototype-free.
+      metadata: descriptor.metadata ?? NO_METADATA,
+      zone: descriptor.zone,
       incarnation: descriptor.incarnation,
       status: 'UP',
       suspect: false,
@@ -277,6 +285,8 @@ export function info(instance: Instance): InstanceInfo {
     suspect: instance.suspect,
     incarnation: instance.incarnation,
     routes: instance.routes,
+    metadata: instance.metadata,
+    ...(instance.zone === undefined ? {} : { zone: instance.zone }),
     self: instance.self,
     lastSeen: instance.lastSeen,
     ejected: instance.ejectedUntil !== 0,

@@ -26,6 +26,13 @@ export interface InstanceInfo {
   incarnation: number;
   /** The routes it publishes. */
   routes: RouteDescriptor[];
+  /**
+   * Its labels (option `metadata`: `version`, `track`, …), fixed for the life of its process.
+   * Frozen and without a prototype; empty when it has none.
+   */
+  metadata: Readonly<Record<string, string>>;
+  /** Its zone (option `zone` or env `EXPRESS_MICRO_ZONE`); absent when it has none. */
+  zone?: string;
   /** True for the instance this process runs. */
   self: boolean;
   /** When it last answered, in ms since the epoch. */
@@ -69,6 +76,13 @@ export interface Descriptor {
   rev: string;
   /** Raised only by the instance itself: to refute a suspicion, or to announce new routes. */
   incarnation: number;
+  /**
+   * Its labels; absent when it has none. Part of its identity: fixed for the life of the process
+   * (a change takes a restart, hence a new id), so a known id's labels are never replaced.
+   */
+  metadata?: Readonly<Record<string, string>>;
+  /** Its zone; absent when it has none. Fixed like `metadata`. */
+  zone?: string;
 }
 
 /**

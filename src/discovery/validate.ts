@@ -1,4 +1,5 @@
 import type { RouteDescriptor } from '../routes/index.ts';
+import { isZone, parseMetadata } from './metadata.ts';
 import {
   PROTOCOL_VERSION,
   type DescribeMessage,
@@ -73,7 +74,7 @@ function parseRoute(value: unknown, index: number): Result<RouteDescriptor> {
 /** Checks an instance's self-description. */
 export function parseDescriptor(value: unknown): Result<Descriptor> {
   if (!isRecord(value)) return 'descriptor is not an object';
-  const { protocol, name, id, url, routes, rev, incarnation } = value;
+  const { protocol, name, id, url, routes, rev, incarnation, metadata, zone } = value;
   // Never JSON.stringify a value from the wire here: a deeply nested one overflows the stack.
   if (protocol !== PROTOCOL_VERSION) {
     const given = typeof protocol === 'number' ? String(protocol) : typeof protocol === 'string' ? JSON.stringify(protocol.slice(0, 20)) : protocol === null ? 'null' : Array.isArray(protocol) ? 'an array' : `a ${typeof protocol}`;
@@ -85,9 +86,15 @@ export function parseDescriptor(value: unknown): Result<Descriptor> {
   if (!origin) return 'url is not an http(s) origin';
   if (typeof rev !== 'string' || !REV.test(rev)) return 'rev is not a revision';
   if (!isIncarnation(incarnation)) return 'incarnation is not a whole number';
+  if (zone !== undefined && !isZone(zone)) return 'zone is not a zone name';
+  const labels = metadata === undefined ? undefined : parseMetadata(metadata);
+  if (labels !== undefined && !('metadata' in labels)) return `${labels.field} ${labels.message}`;
   const parsed = parseList('routes', routes, LIMITS.routes, parseRoute);
   if (typeof parsed === 'string') return parsed;
-  return { protocol, name, id, url: origin, routes: parsed, rev, incarnation };
+  const descriptor: Descriptor = { protocol, name, id, url: origin, routes: parsed, rev, incarnation };
+  if (labels !== undefined && Object.keys(labels.metadata).length > 0) descriptor.metadata = labels.metadata;
+  if (zone !== undefined) descriptor.zone = zone;
+  return descriptor;
 }
 
 function isIncarnation(value: unknown): value is number {

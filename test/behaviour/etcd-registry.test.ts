@@ -46,6 +46,29 @@ if (reason) console.log(reason);
     expect((await discovery(b.url, '/ping')).status).toBe(200);
   });
 
+  it('carries labels and zone in the record, and ignores a record whose labels are malformed', async () => {
+    prefix = `/em-test-${++count}/`;
+    const { logger, lines } = recordingLogger();
+    await start('user-service', { metadata: { version: '2', track: 'canary' }, zone: 'eu-west-1a' });
+    const b = await start('order-service', { logger });
+    await waitFor(() => upInstances(b.micro, 'user-service').length === 1, 'user-service seen');
+    const seen = b.micro.peers().find((peer) => peer.service === 'user-service');
+    expect({ ...seen?.metadata }).toEqual({ version: '2', track: 'canary' });
+    expect(seen?.zone).toBe('eu-west-1a');
+    expect(Object.getPrototypeOf(seen?.metadata)).toBeNull();
+    const put = (key: string, extra: Record<string, unknown>) =>
+      etcdCall(etcd.endpoints[0] as string, '/v3/kv/put', { key: b64(prefix + key), value: b64(JSON.stringify({ protocol: 2, name: 'hand-service', id: key.split('/')[1], url: `http://127.0.0.1:${key.length}`, routes: [], rev: 'r1', incarnation: 0, ...extra })) });
+    await put('hand-service/cccccccc1', { metadata: { version: 2 } });
+    await put('hand-service/cccccccc2', { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`k${index}`, 'x'])) });
+    await put('hand-service/cccccccc3', { zone: 'eu west' });
+    await put('hand-service/cccccccc44', { metadata: { version: '9' }, zone: 'z9' });
+    await waitFor(() => upInstances(b.micro, 'hand-service').length === 1, 'the well-formed record applied');
+    await waitFor(() => lines.filter((line) => line.includes('ignored the etcd record')).length === 3, 'three refusals logged');
+    const hand = b.micro.peers().find((peer) => peer.service === 'hand-service');
+    expect({ ...hand?.metadata }).toEqual({ version: '9' });
+    expect(hand?.zone).toBe('z9');
+  });
+
   it('drops an instance that closes at once (its lease is revoked), long before its ttl', async () => {
     prefix = `/em-test-${++count}/`;
     const a = await start('user-service');

@@ -24,9 +24,9 @@ describe('clusterViewOf', () => {
   it('lists the peer itself UP and seen now, and the others as it sees them; missing fields are null or false', () => {
     const view = clusterViewOf([{ origin: 'http://a', body: answer({ name: 'a', url: 'http://a' }, { b: [instance('b1', 'http://b', { suspect: true, roundTripMs: 1.5, ejected: true }), instance('b2', 'http://b2', { status: 'DOWN', lastSeen: 'nonsense' })] }) }], [], AT);
     expect(view.rows).toEqual([
-      { service: 'a', id: 'http://a', url: 'http://a', status: 'UP', ejected: false, lastSeen: AT, roundTripMs: null, routes: 1 },
-      { service: 'b', id: 'b1', url: 'http://b', status: 'SUSPECT', ejected: true, lastSeen: AT - 1000, roundTripMs: 1.5, routes: 1 },
-      { service: 'b', id: 'b2', url: 'http://b2', status: 'DOWN', ejected: false, lastSeen: null, roundTripMs: null, routes: 1 },
+      { service: 'a', id: 'http://a', url: 'http://a', status: 'UP', ejected: false, lastSeen: AT, roundTripMs: null, routes: 1, zone: null, metadata: {} },
+      { service: 'b', id: 'b1', url: 'http://b', status: 'SUSPECT', ejected: true, lastSeen: AT - 1000, roundTripMs: 1.5, routes: 1, zone: null, metadata: {} },
+      { service: 'b', id: 'b2', url: 'http://b2', status: 'DOWN', ejected: false, lastSeen: null, roundTripMs: null, routes: 1, zone: null, metadata: {} },
     ]);
     expect(view.reached).toEqual(['http://a']);
   });
@@ -52,6 +52,25 @@ describe('clusterViewOf', () => {
     });
     const view = clusterViewOf([{ origin: 'http://a', body: hostile }], [], AT);
     expect(view.rows.map((row) => [row.service, row.id, row.url])).toEqual([['c', 'http://c3', 'http://c3']]);
+  });
+
+  it('reads zone and labels, and drops malformed ones (shown as none) without dropping the row', () => {
+    const body = answer({ name: 'a', url: 'http://a', zone: 'eu-1', metadata: { version: '2' } } as never, {
+      b: [
+        instance('b1', 'http://b1', { zone: 'eu-2', metadata: { version: '1', track: 'canary' } }),
+        instance('b2', 'http://b2', { zone: 'eu 2\x1b[31m', metadata: { version: '1\x1b[2J' } }),
+        instance('b3', 'http://b3', { zone: 42, metadata: { '__proto__': 'x', constructor: { deep: 1 } } }),
+        instance('b4', 'http://b4', { metadata: { note: 'abc\u202edef' } }),
+      ],
+    });
+    const rows = clusterViewOf([{ origin: 'http://a', body }], [], AT).rows;
+    expect(rows.map((row) => [row.id, row.zone, { ...row.metadata }])).toEqual([
+      ['http://a', 'eu-1', { version: '2' }],
+      ['b1', 'eu-2', { version: '1', track: 'canary' }],
+      ['b2', null, {}],
+      ['b3', null, {}],
+      ['b4', null, {}],
+    ]);
   });
 
   it('refuses an answer that is not a services list', () => {

@@ -42,7 +42,7 @@ describe.skipIf(reason !== undefined)('express-micro dashboard in a browser', ()
     writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
     chmodSync(secretFile, 0o600);
     const options = { pingInterval: PING_INTERVAL, suspicionMultiplier: SUSPICION_MULTIPLIER };
-    const seed = await spawnService('user-service', options);
+    const seed = await spawnService('user-service', { ...options, zone: 'zone-a', metadata: { version: '2', track: 'canary' } });
     users = [seed, await spawnService('user-service', { ...options, peers: [seed.url] })];
     orders = await startService('order-service', () => {}, { ...options, peers: [seed.url] });
     await waitFor(() => orders.micro.peers().filter((peer) => peer.service === 'user-service' && peer.status === 'UP').length === 2, 'order-service sees both user-service instances', 20_000);
@@ -78,6 +78,12 @@ describe.skipIf(reason !== undefined)('express-micro dashboard in a browser', ()
     for (const user of users) await page.waitForSelector(`td.status[data-instance="${user.url}"][data-status="UP"]`, { timeout: 10_000 });
     await page.waitForSelector(`td.status[data-instance="${orders.url}"][data-status="UP"]`, { timeout: 10_000 });
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
+    // The seed's zone and labels on its row; the other instance has neither.
+    const seedRow = page.locator('tr', { has: page.locator(`td.status[data-instance="${users[0]?.url}"]`) });
+    expect(await seedRow.locator('td[data-zone]').textContent()).toBe('zone-a');
+    expect(await seedRow.locator('td.labels').textContent()).toBe('version=2 track=canary');
+    const otherRow = page.locator('tr', { has: page.locator(`td.status[data-instance="${users[1]?.url}"]`) });
+    expect(await otherRow.locator('td[data-zone]').count()).toBe(0);
     // An empty timeline says so on one line (its grid once broke "no changes yet" over three):
     // measured on a second, empty timeline beside the live one, whose entries come and go.
     const { height, lineHeight } = await page.evaluate(() => {

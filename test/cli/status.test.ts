@@ -14,7 +14,9 @@ const folder = mkdtempSync(join(tmpdir(), 'express-micro-status-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 afterEach(() => vi.unstubAllEnvs());
 
-const HEADER = /^SERVICE +INSTANCE +ID +STATUS +LAST SEEN +ROUND TRIP +ROUTES$/;
+const HEADER = /^SERVICE +INSTANCE +ID +STATUS +LAST SEEN +ROUND TRIP +ROUTES +ZONE +LABELS$/;
+/** The ZONE and LABELS cells of an instance started without them: `-`, and the version `npx` may supply. */
+const NO_LABELS = ' +- +(-|version=\\S+)';
 
 describe('express-micro status, Bearer', () => {
   let cluster: TestCluster;
@@ -32,8 +34,8 @@ describe('express-micro status, Bearer', () => {
     expect(lines[0]).toMatch(HEADER);
     expect(lines).toHaveLength(4);
     // The peer itself (seen now, no probe of itself), then the instance it probes.
-    expect(lines[1]).toMatch(new RegExp(`^order-service +${cluster.orders.url} +[0-9a-f]{16} +UP +(now|\\d+\\.\\d s ago) +(\\d+\\.\\d\\d ms|\\d+ ms|-) +1$`));
-    expect(lines[2]).toMatch(new RegExp(`^user-service +${cluster.users.url} +(-|[0-9a-f]{16}) +UP +now +- +3$`));
+    expect(lines[1]).toMatch(new RegExp(`^order-service +${cluster.orders.url} +[0-9a-f]{16} +UP +(now|\\d+\\.\\d s ago) +(\\d+\\.\\d\\d ms|\\d+ ms|-) +1${NO_LABELS}$`));
+    expect(lines[2]).toMatch(new RegExp(`^user-service +${cluster.users.url} +(-|[0-9a-f]{16}) +UP +now +- +3${NO_LABELS}$`));
     expect(lines[3]).toBe('2 services, 2 instances: 2 UP');
     expect(run.out).not.toContain('\x1b['); // no colour off a terminal
   });

@@ -18,11 +18,11 @@ describe('express-micro watch', () => {
     const running = runCli(['watch', '--peer', users.url, '--interval', '100'], { signal: stop.signal, onOutput: (run) => (seen = { ...run }) });
     try {
       await waitFor(() => seen.out.includes('2 services, 2 instances: 2 UP\n'), 'the first table', 10_000);
-      expect(seen.out).toMatch(/^SERVICE +INSTANCE +ID +STATUS +LAST SEEN +ROUND TRIP +ROUTES\n/);
+      expect(seen.out).toMatch(/^SERVICE +INSTANCE +ID +STATUS +LAST SEEN +ROUND TRIP +ROUTES +ZONE +LABELS\n/);
       expect(seen.out).not.toContain('\x1b[');
 
       const extra = await startSilenceable('extra-service', [users.url]);
-      const line = (label: string): RegExp => new RegExp(`\\n\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z  ${label} +extra-service ${extra.url} \\(id [0-9a-f]{16}\\)\\n`);
+      const line = (label: string): RegExp => new RegExp(`\\n\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z  ${label} +extra-service ${extra.url} \\(id [0-9a-f]{16}(, version=[^)]+)?\\)\\n`);
       await waitFor(() => line('joined \\(UP\\)').test(seen.out), 'a joined line', 10_000);
       await extra.silence();
       await waitFor(() => line('DOWN').test(seen.out), 'a DOWN line', 15_000);

@@ -3,7 +3,7 @@ import type { RouteDescriptor } from '../../routes/index.ts';
 import { after, createStreamingClient, randomHex, TransportError, type StreamingHttpClient, type Timer } from '../../runtime/index.ts';
 import type { DiscoveryClient } from '../cluster.ts';
 import { Emitter } from '../emitter.ts';
-import { LocalMember } from '../local-member.ts';
+import { LocalMember, type Identity } from '../local-member.ts';
 import type { GossipProtocol, MembershipSource } from '../source.ts';
 import { MembershipTable, type Instance } from '../table.ts';
 import { type Descriptor, type PingAnswer, type PingMessage } from '../types.ts';
@@ -19,6 +19,8 @@ export interface EtcdSettings {
   pingInterval: number;
   pingTimeout: number;
   logger: Logger;
+  /** This instance's labels and zone (options `metadata`, `zone`), written into its record. */
+  identity?: Identity;
 }
 
 /** The most a record may hold: the same limit as a discovery request body. */
@@ -76,7 +78,7 @@ export class EtcdMembership implements MembershipSource {
     this.events = new Emitter((error) => settings.logger.error(`express-micro: an event listener threw: ${String(error)}`));
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
-    this.#member = new LocalMember(settings.name, randomHex(8), this.table, readRoutes, Date.now);
+    this.#member = new LocalMember(settings.name, randomHex(8), this.table, readRoutes, Date.now, settings.identity);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 

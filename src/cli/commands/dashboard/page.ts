@@ -55,6 +55,7 @@ table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nu
 th, td { text-align: left; padding: .3rem .5rem; border-top: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--muted); font-weight: 500; border-top: 0; }
 td.number, th.number { text-align: right; }
+td.labels { max-width: 24rem; overflow: hidden; text-overflow: ellipsis; }
 .badge { display: inline-block; min-width: 4.5rem; text-align: center; font-size: .75rem; font-weight: 600; padding: .05rem .4rem; border-radius: .25rem; }
 .badge[data-status="UP"], .badge[data-kind="up"], .badge[data-kind="joined"], .badge[data-kind="restored"] { background: var(--up-bg); color: var(--up); }
 .badge[data-status="SUSPECT"], .badge[data-kind="suspect"], .badge[data-kind="ejected"] { background: var(--suspect-bg); color: var(--suspect); }
@@ -118,12 +119,22 @@ export const PAGE_SCRIPT: string = `'use strict';
         element('span', { class: 'badge', 'data-status': row.status, 'data-ejected': row.ejected }, label)),
       element('td', { class: 'number', 'data-last-seen': row.lastSeen }, age(row.lastSeen)),
       element('td', { class: 'number' }, row.roundTripMs === null ? '—' : row.roundTripMs.toFixed(1) + ' ms'),
-      element('td', { class: 'number' }, row.routes));
+      element('td', { class: 'number' }, row.routes),
+      element('td', { 'data-zone': row.zone }, row.zone === null ? '—' : row.zone),
+      element('td', { class: 'labels', title: labels(row.metadata) }, labels(row.metadata)));
+  }
+
+  // version first, then the others as given; a long set is cut by the CSS, whole in the tooltip.
+  function labels(metadata) {
+    const keys = Object.keys(metadata || {});
+    if (keys.length === 0) return '—';
+    const ordered = keys.includes('version') ? ['version', ...keys.filter((key) => key !== 'version')] : keys;
+    return ordered.map((key) => key + '=' + metadata[key]).join(' ');
   }
 
   function serviceSection(service) {
     const head = element('tr', {}, element('th', {}, 'instance'), element('th', {}, 'status'), element('th', { class: 'number' }, 'last seen'),
-      element('th', { class: 'number' }, 'round trip'), element('th', { class: 'number' }, 'routes'));
+      element('th', { class: 'number' }, 'round trip'), element('th', { class: 'number' }, 'routes'), element('th', {}, 'zone'), element('th', {}, 'labels'));
     const up = service.instances.filter((row) => row.status === 'UP').length;
     return element('section', { 'data-service': service.name },
       element('h2', {}, service.name + ' ', element('span', { class: 'empty' }, up + '/' + service.instances.length + ' up')),
