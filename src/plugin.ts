@@ -178,7 +178,13 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   const misrouted = routeGuard({
     routes: () => cluster.table.get(cluster.id)?.routes ?? [],
     refresh: () => cluster.refreshRoutes(false),
-    authentic: verifier ? (request) => guard.authenticate(request).ok : () => true,
+    // Signed under the cluster's secret, for this process or (a restart in place) the one before it at this address.
+    authentic: verifier
+      ? (request) => {
+          const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers, undefined, [cluster.id]);
+          return result.ok || result.signedFor !== undefined;
+        }
+      : () => true,
   });
   mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => served.within(request, next), misrouted);
   // Outside discovery's wrapper, so that pings and leaves in flight are counted too.

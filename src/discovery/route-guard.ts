@@ -15,7 +15,8 @@ export interface RouteGuardSource {
   /** Reads the app's routes again (rate-limited): a route added after the last read is found. */
   refresh(): void;
   /**
-   * Whether the request is signed by the cluster, when HMAC is on (else always true). Asked only
+   * Whether the request is signed under the cluster's secret, when HMAC is on (else always true), for
+   * any audience (a call signed for the process that was at this address before). Asked only
    * before answering 421, so an outsider cannot learn which routes exist; a request that fails it
    * goes on to the app, whose own `requireSignature` refuses it as usual.
    */
