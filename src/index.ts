@@ -66,7 +66,7 @@ const expressMicro: ExpressMicroFunction = Object.assign(plugin, {
 
 export default expressMicro;
 
-export type { AnyServices, CallArguments, CallFunction, CallOptions, CallRoute, KnownServices, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './client/index.ts';
+export type { AnyServices, CallArguments, CallFunction, CallOptions, CallRoute, KnownService, KnownServices, Selector, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './client/index.ts';
 export type { DiscoveryEvent, EtcdRegistryOptions, EtcdTlsOptions, InstanceInfo, InstanceListener, InstanceStatus, RegistryOptions } from './discovery/index.ts';
 // Named value exports for ESM and JSR (`import { RemoteError } from 'express-micro'`). The
 // CommonJS build starts from ./cjs.ts instead, whose only value is the function.

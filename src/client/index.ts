@@ -3,4 +3,4 @@ export { ServedRequests } from './request-context.ts';
 export { InFlight } from './in-flight.ts';
 export { OutlierDetector } from './outlier.ts';
 export { createServices, type ProxyContext } from './proxy.ts';
-export type { AnyServices, CallArguments, CallFunction, CallOptions, CallRoute, KnownServices, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './types.ts';
+export type { AnyServices, CallArguments, CallFunction, CallOptions, CallRoute, KnownService, KnownServices, Selector, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './types.ts';

@@ -35,8 +35,32 @@ export interface Pool {
   readonly current: () => Pool;
 }
 
-/** Why a name has no pool: no instance publishes it, or every one that does is ambiguous. */
-export type Missing = { readonly missing: true; readonly names: readonly string[] } | { readonly missing: true; readonly ambiguous: readonly string[] };
+/**
+ * Why a name has no pool: no instance publishes it, every one that does is ambiguous, or (for a
+ * `$with` client) none of those that serve it has the labels asked for.
+ */
+export type Missing =
+  | { readonly missing: true; readonly names: readonly string[] }
+  | { readonly missing: true; readonly ambiguous: readonly string[] }
+  | { readonly missing: true; readonly unmatched: readonly Instance[] };
+
+/**
+ * The metadata labels a `$with` client asks for, with its cache key (`text`); every label must
+ * match. `NO_SELECTOR` for the plain client.
+ */
+export interface Selection {
+  readonly labels: readonly (readonly [string, string])[];
+  /** The labels as `{"k":"v"}`, sorted by key: the selection's key and how errors show it. */
+  readonly text: string;
+}
+
+/** The plain client's selection: every instance. */
+export const NO_SELECTOR: Selection = { labels: [], text: '' };
+
+function matches(instance: Instance, selection: Selection): boolean {
+  for (const [key, value] of selection.labels) if (instance.metadata[key] !== value) return false;
+  return true;
+}
 
 interface ServiceRoutes {
   version: number;
@@ -94,9 +118,10 @@ function poolOf(entry: ServiceEntry, serving: Instance[], routes: Map<Instance, 
  * instance (two of its routes claim it); such an instance does not serve it. {@link Missing} when
  * no instance serves it.
  */
-export function poolFor(entry: ServiceEntry, name: string): Pool | Missing {
+export function poolFor(entry: ServiceEntry, name: string, selection: Selection = NO_SELECTOR): Pool | Missing {
   const routes = routesOf(entry);
-  const cached = routes.pools.get(name);
+  const key = selection.text === '' ? name : `${selection.text} ${name}`;
+  const cached = routes.pools.get(key);
   if (cached) return cached;
   const serving: Instance[] = [];
   const chosen = new Map<Instance, CompiledRoute>();
@@ -111,20 +136,22 @@ export function poolFor(entry: ServiceEntry, name: string): Pool | Missing {
     serving.push(instance);
     chosen.set(instance, found);
   }
+  const selected = selection.labels.length === 0 ? serving : serving.filter((instance) => matches(instance, selection));
   let pool: Pool | Missing;
-  if (serving.length > 0) pool = poolOf(entry, serving, chosen, true, () => currentPool(entry, name, pool as Pool));
+  if (selected.length > 0) pool = poolOf(entry, selected, chosen, true, () => currentPool(entry, name, selection, pool as Pool));
+  else if (serving.length > 0) pool = { missing: true, unmatched: serving };
   else if (ambiguity) pool = { missing: true, ambiguous: ambiguity.ambiguous };
   else pool = { missing: true, names: [...new Set(entry.instances.flatMap((instance) => [...indexOf(routes, instance).keys()]))].sort() };
-  routes.pools.set(name, pool);
+  routes.pools.set(key, pool);
   return pool;
 }
 
 /** `pool` (of call name `name`) as it stands now; when no instance serves the name any more, none. */
-function currentPool(entry: ServiceEntry, name: string, pool: Pool): Pool {
+function currentPool(entry: ServiceEntry, name: string, selection: Selection, pool: Pool): Pool {
   if (pool.version === entry.version) return pool;
-  const now = poolFor(entry, name);
+  const now = poolFor(entry, name, selection);
   if (!('missing' in now)) return now;
-  return { ...pool, instances: [], up: [], version: entry.version, current: () => currentPool(entry, name, pool) };
+  return { ...pool, instances: [], up: [], version: entry.version, current: () => currentPool(entry, name, selection, pool) };
 }
 
 /**
@@ -132,24 +159,27 @@ function currentPool(entry: ServiceEntry, name: string, pool: Pool): Pool {
  * When none does, the whole service with `route` (the path is sent as the caller wrote it, as
  * before pools existed: it may be a concrete path, or a route the table does not know yet).
  */
-export function routePoolFor(entry: ServiceEntry, route: CompiledRoute): Pool {
+export function routePoolFor(entry: ServiceEntry, route: CompiledRoute, selection: Selection = NO_SELECTOR): Pool {
   const routes = routesOf(entry);
-  const cached = routes.pools.get(route.label);
+  const key = selection.text === '' ? route.label : `${selection.text} ${route.label}`;
+  const cached = routes.pools.get(key);
   if (cached && !('missing' in cached)) return cached;
   const serving: Instance[] = [];
   const chosen = new Map<Instance, CompiledRoute>();
-  for (const instance of entry.instances) {
+  const candidates = selection.labels.length === 0 ? entry.instances : entry.instances.filter((instance) => matches(instance, selection));
+  for (const instance of candidates) {
     if (!instance.routes.some((published) => published.method === route.method && published.path === route.path)) continue;
     serving.push(instance);
     chosen.set(instance, route);
   }
-  const current = (): Pool => (pool.version === entry.version ? pool : routePoolFor(entry, route));
+  const current = (): Pool => (pool.version === entry.version ? pool : routePoolFor(entry, route, selection));
   let pool: Pool;
   if (serving.length > 0) pool = poolOf(entry, serving, chosen, true, current);
   else {
-    for (const instance of entry.instances) chosen.set(instance, route);
-    pool = { instances: entry.instances, up: entry.up, cursor: 0, route, routes: chosen, published: false, version: entry.version, current };
+    for (const instance of candidates) chosen.set(instance, route);
+    const up = selection.labels.length === 0 ? entry.up : rotation(candidates);
+    pool = { instances: candidates, up, cursor: 0, route, routes: chosen, published: false, version: entry.version, current };
   }
-  routes.pools.set(route.label, pool);
+  routes.pools.set(key, pool);
   return pool;
 }

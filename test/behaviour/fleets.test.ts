@@ -72,7 +72,13 @@ describe('a service half way through a rolling deploy (v1, v1, v2)', () => {
       expect(account.account).toBe(String(index));
       versions.accounts.add(account.version);
     }
-    // Only v2 serves /reports, only v1 /legacy; getAccount is served by both, each at its own path.
+    // Only v2 serves /reports, only v1 /legacy.
+    // getAccount is served by both: calls reach both, each at its own path (bounded: the balancer may favour one for a while).
+    for (let index = 0; index < 2000 && versions.accounts.size < 2; index++) {
+      const account = (await users.getAccount({ id: index, accountId: index })) as { version: number; account: string };
+      expect(account.account).toBe(String(index));
+      versions.accounts.add(account.version);
+    }
     expect(versions).toEqual({ reports: new Set([2]), created: new Set([2]), legacy: new Set([1]), legacyPost: new Set([1]), accounts: new Set([1, 2]) });
     expect([...seen.keys()].filter((key) => key.startsWith('v1') && key.includes('/reports'))).toEqual([]);
     expect([...seen.keys()].filter((key) => key.startsWith('v2') && key.includes('/legacy'))).toEqual([]);
@@ -171,4 +177,40 @@ describe('answers that are not the route', () => {
     expect(error).toBeInstanceOf(RemoteError);
     expect((error as RemoteError).status).toBe(404);
   });
+});
+
+describe('$with(selector)', () => {
+  it('restricts calls to the instances whose metadata match every label, and fails at the caller when none does', async () => {
+    const seen: Seen = new Map();
+    const v1 = await startService('user-service', userService(1, seen), { metadata: { version: '1' } });
+    const v2 = await startService('user-service', userService(2, seen), { metadata: { version: '2', track: 'canary' }, peers: [v1.url] });
+    const orders = await startService('order-service', () => {}, { peers: [v1.url] });
+    await waitFor(() => upInstances(orders.micro, 'user-service').length === 2 && orders.micro.peers().some((peer) => peer.url === v2.url && peer.metadata.track === 'canary'), 'the caller sees both with their labels');
+    const users = orders.micro.services.userService;
+    const canary = users.$with({ track: 'canary' });
+    // Made once per selector: the same client, so its pools are not built again.
+    expect(users.$with({ track: 'canary' })).toBe(canary);
+    expect(users.$with({ version: '2', track: 'canary' })).toBe(users.$with({ track: 'canary', version: '2' }));
+    for (let index = 0; index < 20; index++) {
+      expect(await canary.getUser({ id: index })).toMatchObject({ version: 2 });
+      expect(await users.$with({ version: '1' }).getUser({ id: index })).toMatchObject({ version: 1 });
+      expect(await canary.getAccount(index)).toMatchObject({ version: 2, account: String(index) });
+      expect(await users.$with({ version: '1' }).$call('GET', '/users/:id', { id: index })).toMatchObject({ version: 1 });
+    }
+    // A $with of a $with narrows it.
+    expect(await users.$with({ version: '2' }).$with({ track: 'canary' }).getUser(1)).toMatchObject({ version: 2 });
+
+    const before = [...seen.values()].reduce((sum, count) => sum + count, 0);
+    const none = await users.$with({ version: '3' }).getUser(1).catch((failure: unknown) => failure);
+    expect(none).toBeInstanceOf(ServiceUnavailableError);
+    expect((none as Error).message).toMatch(/no instance matches \$with\(\{"version":"3"\}\)/);
+    // v2 serves getReports but is not version 1: never a call to a non-matching instance.
+    await expect(users.$with({ version: '1' }).getReports()).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(users.$with({ version: '3' }).$call('GET', '/users/:id', { id: 1 })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    expect([...seen.values()].reduce((sum, count) => sum + count, 0)).toBe(before);
+
+    // Bad selectors fail with a clear error.
+    expect(() => users.$with('2' as unknown as Record<string, string>)).toThrow(/\$with takes an object/);
+    expect(() => users.$with({ version: 2 } as unknown as Record<string, string>)).toThrow(/"version" must be a string/);
+  }, 20_000);
 });
