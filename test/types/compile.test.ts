@@ -47,20 +47,22 @@ export async function correct(): Promise<unknown[]> {
   const health: string = await services.userService.getHealth();
   const files = await services.userService.getFiles<{ any: string }>(); // unknown answer: the caller says
   await services.userService.$call('GET', '/teams/:id', { id: 1 }); // an ambiguous name, by path
+  const pinned = await services.userService.$with({ version: '2' }).getUser({ id: 7 }); // the same typed client, restricted
+  const pinnedName: string = pinned.name;
   const order = await services.orderService.getOrder({ orderId: 'o1' });
   const quantity: number = order.items[0]?.quantity ?? 0;
   const note: string | undefined = order.note;
   const orders = await services.orderService.getUserOrders({ userId: 1 }); // optional :orderId left out
   const created2 = await services.order_service.createOrder({ item: 'pen' });
   const ok: boolean = created2.created;
-  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok];
+  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, pinnedName];
 }
 `;
 
 const WRONG = `${HEAD}
 export async function wrong(): Promise<unknown[]> {
   const user = await services.userService.getUser({ id: 7 });
-  await services.userService.getUsr({ id: 7 }); // error: Property 'getUsr' does not exist on type 'UserService & { readonly $call: CallRoute; }'. Did you mean 'getUser'?
+  await services.userService.getUsr({ id: 7 }); // error: Property 'getUsr' does not exist on type 'KnownService<UserService>'. Did you mean 'getUser'?
   await services.userServise.getUser({ id: 7 }); // error: Property 'userServise' does not exist on type 'KnownServices'. Did you mean 'userService'?
   await services.paymentService.charge({}); // error: Property 'paymentService' does not exist on type 'KnownServices'
   await services.userService.getUser({}); // error: Property 'id' is missing in type '{}' but required in type '{ [key: string]: unknown; id: string | number; }'
@@ -68,6 +70,7 @@ export async function wrong(): Promise<unknown[]> {
   const age: number = user.name; // error: Type 'string' is not assignable to type 'number'
   const year = user.createdAt.getFullYear(); // error: Property 'getFullYear' does not exist on type 'string'
   await services.userService.findById({ id: 1 }); // error: Property 'findById' does not exist
+  await services.userService.$with({ version: 2 }); // error: Type 'number' is not assignable to type 'string'
   return [age, year];
 }
 `;
