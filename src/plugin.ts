@@ -295,6 +295,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     hedge: settings.hedge,
     metrics,
     stale: (instance) => cluster.stale(instance),
+    zone: settings.zone,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
     },

@@ -1,6 +1,6 @@
 import type { Instance, MembershipSource, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
-import { RetryReason, type CallSeries } from '../metrics/index.ts';
+import { Locality, RetryReason, type CallSeries } from '../metrics/index.ts';
 import { after, delay, injectActiveSpan, monotonicNow, openTelemetry, TransportError, type HttpClient, type HttpResponse } from '../runtime/index.ts';
 import { MISROUTED_STATUS, MISROUTED_TYPE, ROUTE_HEADER } from '../routes/route-header.ts';
 import { atLeast, loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
@@ -45,6 +45,8 @@ export interface CallContext {
   readonly hedge: boolean;
   /** An instance answered that it does not serve a route its table row lists: fetch its routes again. */
   readonly stale: (instance: Instance) => void;
+  /** This caller's zone: first attempts prefer instances of it (zones.ts); undefined for none. */
+  readonly zone: string | undefined;
 }
 
 function headersFor(
@@ -150,9 +152,11 @@ async function sendTo(
   remaining: number,
   signal: AbortSignal | undefined,
   served: ServedRequest | undefined,
+  zones: Float64Array,
 ): Promise<HttpResponse> {
   const load = loadOf(target);
   const depth = ++load.outstanding;
+  if (context.zone !== undefined) (zones[target.zone === context.zone ? Locality.same : Locality.cross] as number)++;
   const sent = Date.now();
   try {
     // The callee is told what is left of the whole call, as gRPC does: this attempt's own limit is
@@ -230,7 +234,7 @@ export async function execute(
   const started = monotonicNow();
   let outcome = 0;
   try {
-    return await run(context, entry, call, pool, args, options, series.retries);
+    return await run(context, entry, call, pool, args, options, series.retries, series.zones);
   } catch (error) {
     outcome = outcomeOf(error, options?.signal);
     throw error;
@@ -258,6 +262,7 @@ async function run(
   given: unknown,
   options: CallOptions | undefined,
   retries: Float64Array,
+  zones: Float64Array,
 ): Promise<unknown> {
   // The request for the route the instance serves: built before anything is sent when every
   // instance serves the same route (the usual case), else per attempt for the chosen instance.
@@ -306,7 +311,8 @@ async function run(
   for (let attempt = 0; attempt < attempts; attempt++) {
     // A retry looks at the table as it is now: the instances that serve the call may have changed.
     if (tries !== undefined) pool = pool.current();
-    const instance = resign ?? (tries === undefined ? pick(context, entry, pool, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, pool, estimate, tries, Date.now()));
+    // A first attempt prefers the caller's zone (pool.preferred); a retry may go anywhere.
+    const instance = resign ?? (tries === undefined ? pick(context, entry, pool.preferred, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, pool, estimate, tries, Date.now()));
     if (!instance) break;
     // A route that moved between versions: this instance's own path (and parameters).
     const own = pool.route ?? pool.routes.get(instance);
@@ -351,7 +357,7 @@ async function run(
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> => {
           if (target !== instance) (retries[RetryReason.hedge] as number)++;
-          return sendTo(context, entry, estimate, current, named ? current.header : undefined, target, path, body, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
+          return sendTo(context, entry, estimate, current, named ? current.header : undefined, target, path, body, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served, zones).then((answer) => ({ response: answer, answered: target }));
         };
         const hedgeable = pool;
         const other = (): Instance | undefined => {
@@ -362,7 +368,7 @@ async function run(
         };
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        response = await sendTo(context, entry, estimate, current, named ? current.header : undefined, instance, path, body, options, attemptLeft, left, signal, served);
+        response = await sendTo(context, entry, estimate, current, named ? current.header : undefined, instance, path, body, options, attemptLeft, left, signal, served, zones);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;

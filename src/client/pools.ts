@@ -6,6 +6,7 @@
  * per call name), never per call.
  */
 import type { Instance, ServiceEntry } from '../discovery/index.ts';
+import { inZone } from './zones.ts';
 import { indexRoutes, type Ambiguity, type CompiledRoute, type RouteIndex } from './route-index.ts';
 
 /**
@@ -31,6 +32,11 @@ export interface Pool {
   readonly published: boolean;
   /** The service's membership version it was built at. */
   readonly version: number;
+  /**
+   * Where a call's first attempt goes: this pool restricted to the caller's zone while the zone
+   * has enough healthy capacity (zones.ts), else this pool itself.
+   */
+  preferred: Pool;
   /** The same pool at the service's current version (a call's retries look at the table as it is now). */
   readonly current: () => Pool;
 }
@@ -100,7 +106,7 @@ function rotation(serving: readonly Instance[]): Instance[] {
   return usable.length > 0 ? usable : trusted.length > 0 ? trusted : up;
 }
 
-function poolOf(entry: ServiceEntry, serving: Instance[], routes: Map<Instance, CompiledRoute>, published: boolean, current: () => Pool): Pool {
+function poolOf(entry: ServiceEntry, serving: Instance[], routes: Map<Instance, CompiledRoute>, published: boolean, zone: string | undefined, current: () => Pool): Pool {
   let route: CompiledRoute | undefined;
   for (const each of routes.values()) {
     if (route === undefined) route = each;
@@ -109,7 +115,15 @@ function poolOf(entry: ServiceEntry, serving: Instance[], routes: Map<Instance, 
       break;
     }
   }
-  return { instances: serving, up: rotation(serving), cursor: 0, route, routes, published, version: entry.version, current };
+  return withZone({ instances: serving, up: rotation(serving), cursor: 0, route, routes, published, version: entry.version, current }, zone);
+}
+
+/** Sets `pool.preferred` for a caller in `zone`. */
+function withZone(fields: Omit<Pool, 'preferred'>, zone: string | undefined): Pool {
+  const pool = fields as Pool;
+  const local = inZone(zone, pool.instances, pool.up);
+  pool.preferred = local === undefined ? pool : { ...pool, up: local, cursor: 0 };
+  return pool;
 }
 
 /**
@@ -118,7 +132,7 @@ function poolOf(entry: ServiceEntry, serving: Instance[], routes: Map<Instance, 
  * instance (two of its routes claim it); such an instance does not serve it. {@link Missing} when
  * no instance serves it.
  */
-export function poolFor(entry: ServiceEntry, name: string, selection: Selection = NO_SELECTOR): Pool | Missing {
+export function poolFor(entry: ServiceEntry, name: string, selection: Selection = NO_SELECTOR, zone?: string): Pool | Missing {
   const routes = routesOf(entry);
   const key = selection.text === '' ? name : `${selection.text} ${name}`;
   const cached = routes.pools.get(key);
@@ -138,7 +152,7 @@ export function poolFor(entry: ServiceEntry, name: string, selection: Selection 
   }
   const selected = selection.labels.length === 0 ? serving : serving.filter((instance) => matches(instance, selection));
   let pool: Pool | Missing;
-  if (selected.length > 0) pool = poolOf(entry, selected, chosen, true, () => currentPool(entry, name, selection, pool as Pool));
+  if (selected.length > 0) pool = poolOf(entry, selected, chosen, true, zone, () => currentPool(entry, name, selection, zone, pool as Pool));
   else if (serving.length > 0) pool = { missing: true, unmatched: serving };
   else if (ambiguity) pool = { missing: true, ambiguous: ambiguity.ambiguous };
   else pool = { missing: true, names: [...new Set(entry.instances.flatMap((instance) => [...indexOf(routes, instance).keys()]))].sort() };
@@ -147,11 +161,13 @@ export function poolFor(entry: ServiceEntry, name: string, selection: Selection 
 }
 
 /** `pool` (of call name `name`) as it stands now; when no instance serves the name any more, none. */
-function currentPool(entry: ServiceEntry, name: string, selection: Selection, pool: Pool): Pool {
+function currentPool(entry: ServiceEntry, name: string, selection: Selection, zone: string | undefined, pool: Pool): Pool {
   if (pool.version === entry.version) return pool;
-  const now = poolFor(entry, name, selection);
+  const now = poolFor(entry, name, selection, zone);
   if (!('missing' in now)) return now;
-  return { ...pool, instances: [], up: [], version: entry.version, current: () => currentPool(entry, name, selection, pool) };
+  const none = { ...pool, instances: [], up: [], version: entry.version, current: () => currentPool(entry, name, selection, zone, pool) } as Pool;
+  none.preferred = none;
+  return none;
 }
 
 /**
@@ -159,7 +175,7 @@ function currentPool(entry: ServiceEntry, name: string, selection: Selection, po
  * When none does, the whole service with `route` (the path is sent as the caller wrote it, as
  * before pools existed: it may be a concrete path, or a route the table does not know yet).
  */
-export function routePoolFor(entry: ServiceEntry, route: CompiledRoute, selection: Selection = NO_SELECTOR): Pool {
+export function routePoolFor(entry: ServiceEntry, route: CompiledRoute, selection: Selection = NO_SELECTOR, zone?: string): Pool {
   const routes = routesOf(entry);
   const key = selection.text === '' ? route.label : `${selection.text} ${route.label}`;
   const cached = routes.pools.get(key);
@@ -172,13 +188,13 @@ export function routePoolFor(entry: ServiceEntry, route: CompiledRoute, selectio
     serving.push(instance);
     chosen.set(instance, route);
   }
-  const current = (): Pool => (pool.version === entry.version ? pool : routePoolFor(entry, route, selection));
+  const current = (): Pool => (pool.version === entry.version ? pool : routePoolFor(entry, route, selection, zone));
   let pool: Pool;
-  if (serving.length > 0) pool = poolOf(entry, serving, chosen, true, current);
+  if (serving.length > 0) pool = poolOf(entry, serving, chosen, true, zone, current);
   else {
     for (const instance of candidates) chosen.set(instance, route);
     const up = selection.labels.length === 0 ? entry.up : rotation(candidates);
-    pool = { instances: candidates, up, cursor: 0, route, routes: chosen, published: false, version: entry.version, current };
+    pool = withZone({ instances: candidates, up, cursor: 0, route, routes: chosen, published: false, version: entry.version, current }, zone);
   }
   routes.pools.set(key, pool);
   return pool;

@@ -30,10 +30,10 @@ function unavailable(context: ProxyContext, service: string, call: string): Serv
  * of those that publish it is UP (`ServiceUnavailableError`).
  */
 function resolve(context: ProxyContext, entry: ServiceEntry, name: string, selection: Selection): Pool {
-  let found = poolFor(entry, name, selection);
+  let found = poolFor(entry, name, selection, context.zone);
   if ('missing' in found && 'names' in found) {
     context.refresh(entry);
-    found = poolFor(entry, name, selection);
+    found = poolFor(entry, name, selection, context.zone);
   }
   if ('ambiguous' in found) throw new AmbiguousRouteError(entry.name, name, found.ambiguous);
   if ('names' in found) throw new RouteNotFoundError(entry.name, name, found.names);
@@ -112,7 +112,7 @@ function routeCaller(context: ProxyContext, key: string, label: string, selectio
       if (!cached) compiled.set(routeLabel, (cached = { route: compileRoute(method.toUpperCase(), path), series: context.metrics.callSeries(entry.name, routeLabel) }));
       else if (cached.series.service !== entry.name) cached.series = context.metrics.callSeries(entry.name, routeLabel);
       // The instances that publish this method and path; when none does, any (sent as written).
-      const pool = routePoolFor(entry, cached.route, selection);
+      const pool = routePoolFor(entry, cached.route, selection, context.zone);
       if (pool.instances.length === 0) throw unmatched(context, entry, routeLabel, selection, entry.instances);
       return execute(context, entry, routeLabel, pool, args, options, cached.series);
     } catch (error) {

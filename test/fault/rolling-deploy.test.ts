@@ -149,3 +149,38 @@ describe('a stale table', () => {
     expect(await users.getReports()).toMatchObject({ version: 2, port: replaced.port });
   }, 60_000);
 });
+
+describe('zones', () => {
+  it('keeps calls in the caller’s zone while it is healthy, and spills over with no failed GET when both its instances are killed under load', async () => {
+    const client = await startApp('zone-client', { options: { pingInterval: PING, zone: 'zone-a' } });
+    const spawn = (zone: string) => spawnService('user-service', { pingInterval: PING, peers: [client.url], zone }, 0, 'versioned-service.mjs');
+    const local = [await spawn('zone-a'), await spawn('zone-a')];
+    const remote = [await spawn('zone-b'), await spawn('zone-b')];
+    await waitFor(() => [...local, ...remote].every((child) => upIds(client, child.url).length === 1), 'the client sees the four instances UP', 10_000);
+    const inZone = (load: Load) => local.reduce((sum, child) => sum + (load.servedBy.get(child.port) ?? 0), 0);
+
+    const healthy: Load = runLoad(client.micro.services, { workers: 4, maxCalls: 1000, maxMs: 30_000 });
+    await waitFor(() => healthy.gets + healthy.posts + healthy.failures.length >= 1000, 'a thousand calls', 30_000).finally(() => healthy.stop());
+    const share = inZone(healthy) / (healthy.gets + healthy.posts);
+    console.info(`zones: ${(share * 100).toFixed(1)}% of ${healthy.gets + healthy.posts} calls stayed in the caller's zone while it was healthy`);
+    expect(healthy.failures).toEqual([]);
+    expect(share).toBeGreaterThanOrEqual(0.95);
+    const counted = client.micro.metrics().express_micro_zone_requests_total?.samples ?? [];
+    const same = counted.find((sample) => sample.labels.locality === 'same_zone');
+    expect(same !== undefined && 'value' in same ? same.value : 0).toBeGreaterThanOrEqual(950);
+
+    const load: Load = runLoad(client.micro.services, { workers: 6, maxCalls: 100_000, maxMs: 60_000 });
+    try {
+      await waitFor(() => inZone(load) > 50, 'the zone serves calls under load', 10_000);
+      await Promise.all(local.map((child) => child.kill()));
+      const outside = () => remote.reduce((sum, child) => sum + (load.servedBy.get(child.port) ?? 0), 0);
+      const before = outside();
+      await waitFor(() => outside() > before + 500, 'the other zone takes the calls', 20_000);
+    } finally {
+      await load.stop();
+    }
+    const failedGets = load.failures.filter((failure) => failure.startsWith('GET'));
+    console.info(`zones: both in-zone instances killed under load: ${load.gets} GETs, ${failedGets.length} failed; ${load.posts} POSTs, ${load.failures.length - failedGets.length} failed`);
+    expect(failedGets.slice(0, 5)).toEqual([]);
+  }, 90_000);
+});
