@@ -214,3 +214,33 @@ describe('$with(selector)', () => {
     expect(() => users.$with({ version: 2 } as unknown as Record<string, string>)).toThrow(/"version" must be a string/);
   }, 20_000);
 });
+
+describe('the README section and docs/rolling-deploys.md', () => {
+  it('run as written against a v1 and a v2 instance', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const guide = readFileSync(new URL('../../docs/rolling-deploys.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Rolling deploys, canaries and zones'));
+    const blocks = [...section.slice(0, section.indexOf('\n## ', 5)).matchAll(/```js\n([\s\S]*?)```/g), ...guide.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+    expect(blocks.length).toBe(2);
+    const v1 = await startService('user-service', (app) => app.get('/users/:id', (req, res) => res.json({ version: 1, id: req.params.id })), { metadata: { version: '1' } });
+    const v2 = await startService(
+      'user-service',
+      (app) => {
+        app.get('/users/:id', (req, res) => res.json({ version: 2, id: req.params.id }));
+        app.get('/reports/:id', (req, res) => res.json({ version: 2, report: req.params.id }));
+      },
+      { metadata: { version: '2' }, peers: [v1.url] },
+    );
+    const orders = await startService('order-service', () => {}, { peers: [v1.url] });
+    await waitFor(() => upInstances(orders.micro, 'user-service').length === 2 && routesSeenBy(orders.micro, v2.url).includes('GET /reports/:id'), 'the caller sees both');
+    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (micro: unknown) => Promise<unknown>;
+    for (const block of blocks) {
+      // Each block runs with `micro`, and its last `const` (if any) is handed back to check.
+      const names = [...block.matchAll(/^const (\w+) =/gm)].map((match) => match[1]);
+      const run = new AsyncFunction('micro', `${block}\nreturn { ${names.join(', ')} };`);
+      const values = (await run(orders.micro)) as Record<string, { version: number }>;
+      for (const name of names.filter((each) => each !== 'canary')) expect(values[name as string]?.version).toBe(2);
+    }
+  });
+});
