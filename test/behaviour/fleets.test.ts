@@ -164,7 +164,8 @@ describe('answers that are not the route', () => {
     // requireSignature refuses it as usual), so an outsider learns nothing about the routes.
     const signedSeen: Seen = new Map();
     const signed = await startService('user-service', userService(1, signedSeen), { enableHmac: true });
-    for (const headers of [{ 'x-micro-route': 'GET /nothing' }, { 'x-micro-route': 'GET /nothing', 'x-micro-signature': 'forged', 'x-micro-timestamp': String(Date.now()), 'x-micro-nonce': 'n1' }]) {
+    const attempts: Record<string, string>[] = [{ 'x-micro-route': 'GET /nothing' }, { 'x-micro-route': 'GET /nothing', 'x-micro-signature': 'forged', 'x-micro-timestamp': String(Date.now()), 'x-micro-nonce': 'n1' }];
+    for (const headers of attempts) {
       expect((await fetch(`${signed.url}/nothing`, { headers })).status).toBe(404);
     }
     expect(signedSeen.get('v1 GET /nothing')).toBe(2);
