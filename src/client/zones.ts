@@ -6,7 +6,8 @@
  * The rule: the zone's healthy instances (UP, neither suspected nor ejected by this caller) are
  * preferred while they are at least one and at least half of its UP instances that serve the call.
  * When more than half of a zone's instances are suspected, ejected or gone, each one left would
- * take twice its share or more: the calls spread over every zone instead. Envoy's zone-aware
+ * take more than twice its share: the calls spread over every zone instead (at exactly half, each
+ * takes twice its share, which a zone sized for one lost instance in two still carries). Envoy's zone-aware
  * routing sends a proportional share across zones instead, from the sizes of both the caller's
  * and the callee's zones (and turns off below `min_cluster_size`, 6 by default); we do not know
  * where the other callers run, so the rule assumes they are spread as the instances are (what
