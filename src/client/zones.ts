@@ -4,7 +4,8 @@
  * to every instance that serves the call when it has not. Retries and hedges may go anywhere.
  *
  * The rule: the zone's healthy instances (UP, neither suspected nor ejected by this caller) are
- * preferred while they are at least one and at least half of its UP instances that serve the call.
+ * preferred while they are at least one and at least half of its instances that serve the call
+ * (DOWN ones included, until the table forgets them: a crashed instance is capacity lost).
  * When more than half of a zone's instances are suspected, ejected or gone, each one left would
  * take more than twice its share: the calls spread over every zone instead (at exactly half, each
  * takes twice its share, which a zone sized for one lost instance in two still carries). Envoy's zone-aware
@@ -24,9 +25,9 @@ import type { Instance } from '../discovery/index.ts';
  */
 export function inZone(zone: string | undefined, serving: readonly Instance[], rotation: Instance[]): Instance[] | undefined {
   if (zone === undefined) return undefined;
-  let up = 0;
-  for (const instance of serving) if (instance.zone === zone && instance.status === 'UP') up++;
-  const healthy = rotation.filter((instance) => instance.zone === zone && !instance.suspect && instance.ejectedUntil === 0);
-  if (healthy.length === 0 || healthy.length * 2 < up || healthy.length === rotation.length) return undefined;
+  let known = 0;
+  for (const instance of serving) if (instance.zone === zone) known++;
+  const healthy = rotation.filter((instance) => instance.zone === zone && instance.status === 'UP' && !instance.suspect && instance.ejectedUntil === 0);
+  if (healthy.length === 0 || healthy.length * 2 < known || healthy.length === rotation.length) return undefined;
   return healthy;
 }

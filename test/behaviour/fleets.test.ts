@@ -7,6 +7,8 @@
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AmbiguousRouteError, RemoteError, RouteNotFoundError, ServiceUnavailableError } from '../../src/index.ts';
+import type { Instance } from '../../src/discovery/index.ts';
+import { inZone } from '../../src/client/zones.ts';
 import { startService, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
 
 afterEach(stopAll);
@@ -243,5 +245,31 @@ describe('the README section and docs/rolling-deploys.md', () => {
       const values = (await run(orders.micro)) as Record<string, { version: number }>;
       for (const name of names.filter((each) => each !== 'canary')) expect(values[name as string]?.version).toBe(2);
     }
+  });
+});
+
+describe('the zone rule', () => {
+  type Row = { zone?: string; status?: 'UP' | 'DOWN'; suspect?: boolean; ejected?: boolean };
+  const instances = (rows: Row[]): Instance[] =>
+    rows.map((row, index) => ({ id: `i${index}`, zone: row.zone, status: row.status ?? 'UP', suspect: row.suspect ?? false, ejectedUntil: row.ejected ? Date.now() + 30_000 : 0 }) as unknown as Instance);
+  const rotation = (all: Instance[]) => all.filter((instance) => instance.status === 'UP' && !instance.suspect && instance.ejectedUntil === 0);
+  const preferred = (rows: Row[]) => {
+    const all = instances(rows);
+    return inZone('a', all, rotation(all))?.map((instance) => instance.id);
+  };
+
+  it('prefers the healthy instances of the zone while they are at least half of it, and no zone means no preference', () => {
+    expect(preferred([{ zone: 'a' }, { zone: 'a' }, { zone: 'b' }, { zone: 'b' }])).toEqual(['i0', 'i1']);
+    // Half the zone unhealthy (suspected, ejected or DOWN): the other half still takes the zone's calls.
+    expect(preferred([{ zone: 'a' }, { zone: 'a', suspect: true }, { zone: 'b' }, { zone: 'b' }])).toEqual(['i0']);
+    expect(preferred([{ zone: 'a' }, { zone: 'a', status: 'DOWN' }, { zone: 'b' }])).toEqual(['i0']);
+    // More than half: spill over to every zone.
+    expect(preferred([{ zone: 'a' }, { zone: 'a', ejected: true }, { zone: 'a', status: 'DOWN' }, { zone: 'b' }])).toBeUndefined();
+    expect(preferred([{ zone: 'a', suspect: true }, { zone: 'a', suspect: true }, { zone: 'b' }])).toBeUndefined();
+    // None in the zone, or every instance in it anyway: nothing to prefer.
+    expect(preferred([{ zone: 'b' }, { zone: 'c' }])).toBeUndefined();
+    expect(preferred([{ zone: 'a' }, { zone: 'a' }])).toBeUndefined();
+    const all = instances([{ zone: 'a' }, { zone: 'b' }]);
+    expect(inZone(undefined, all, rotation(all))).toBeUndefined();
   });
 });
