@@ -8,7 +8,7 @@ if (verdicts.length === 0) {
   console.log('\nbench: no results were recorded');
   process.exit(1);
 }
-const order = ['calls', 'calls-tls', 'transfer', 'convergence', 'detection', 'failover', 'gray', 'tail', 'types'];
+const order = ['calls', 'calls-tls', 'transfer', 'convergence', 'detection', 'failover', 'gray', 'tail', 'fleets', 'types'];
 verdicts.sort((a, b) => order.indexOf(a.section) - order.indexOf(b.section));
 table(
   'Summary: every target of this run',

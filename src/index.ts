@@ -70,7 +70,7 @@ const expressMicro: ExpressMicroFunction = Object.assign(plugin, {
 
 export default expressMicro;
 
-export type { AnyServices, CallArguments, CallBody, CallFunction, CallOptions, CallRoute, ResponseType, KnownServices, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './client/index.ts';
+export type { AnyServices, CallArguments, CallBody, CallFunction, CallOptions, CallRoute, KnownService, KnownServices, ResponseType, Selector, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './client/index.ts';
 export type { DiscoveryEvent, EtcdRegistryOptions, EtcdTlsOptions, InstanceInfo, InstanceListener, InstanceStatus, RegistryOptions } from './discovery/index.ts';
 // Named value exports for ESM and JSR (`import { RemoteError } from 'express-micro'`). The
 // CommonJS build starts from ./cjs.ts instead, whose only value is the function.

@@ -1,5 +1,5 @@
 import { createServices, InFlight, OutlierDetector, ServedRequests, type Services } from './client/index.ts';
-import { Cluster, discoveryHandler, EtcdMembership, mountDiscovery, DiscoveryTransport, info, type Authorize, type MembershipSource, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
+import { Cluster, discoveryHandler, routeGuard, EtcdMembership, mountDiscovery, DiscoveryTransport, info, type Authorize, type MembershipSource, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { Drain } from './drain/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
@@ -175,13 +175,30 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Requests that arrive with a deadline (x-micro-timeout) or a trace (traceparent) are served
   // under them: the calls their handlers make inherit what is left, and the trace.
   const served = new ServedRequests();
+  // A call naming a route this instance does not serve is answered 421 before the app sees it.
+  const misrouted = routeGuard({
+    routes: () => cluster.table.get(cluster.id)?.routes ?? [],
+    refresh: () => cluster.refreshRoutes(false),
+    // Signed under the cluster's secret, for this process or (a restart in place) the one before it at this address.
+    authentic: verifier
+      ? (request) => {
+          const result = verifier.verify(request.method, request.originalUrl ?? request.url, request.headers, undefined, [cluster.id]);
+          return result.ok || result.signedFor !== undefined;
+        }
+      : () => true,
+  });
   // Once the app uses requireSignature(), a signed request's body is hashed as whoever reads it
   // reads it, so the check holds after a body parser too (docs/security.md).
   let signatureRequired = false;
-  mountDiscovery(app, discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())), (request, next) => {
-    if (signatureRequired) digestSignedBody(request);
-    return served.within(request, next);
-  });
+  mountDiscovery(
+    app,
+    discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())),
+    (request, next) => {
+      if (signatureRequired) digestSignedBody(request);
+      return served.within(request, next);
+    },
+    misrouted,
+  );
   // Outside discovery's wrapper, so that pings and leaves in flight are counted too.
   const drain = settings.drain === false ? undefined : new Drain({ timeout: settings.drain.timeout, name: settings.serviceName, logger: settings.logger, leave: () => handle.close(), shared: group !== undefined });
   drain?.wrap(app);
@@ -290,6 +307,8 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     served,
     hedge: settings.hedge,
     metrics,
+    stale: (instance) => cluster.stale(instance),
+    zone: settings.zone,
     refresh: (entry) => {
       if (entry.instances.some((instance) => instance.self)) cluster.refreshRoutes(true);
     },

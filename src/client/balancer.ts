@@ -19,6 +19,7 @@
  */
 import type { Instance, ServiceEntry } from '../discovery/index.ts';
 import type { LatencyEstimate } from './latency.ts';
+import type { Pool } from './pools.ts';
 
 /** How a service's calls are spread over its instances. */
 export type BalancerName = 'p2c' | 'round-robin';
@@ -150,9 +151,12 @@ function priceOf(load: Load, entry: ServiceEntry, estimate: LatencyEstimate, now
   return (peak > load.cost ? peak : load.cost) * (load.outstanding + 1);
 }
 
-/** P2C: the cheaper of two distinct random UP instances, other than `avoid` when possible. */
-export function pickTwoChoices(entry: ServiceEntry, avoid: Instance | undefined, estimate: LatencyEstimate, now: number): Instance | undefined {
-  const up = entry.up;
+/**
+ * P2C: the cheaper of two distinct random instances of `pool`'s rotation (the UP instances that
+ * serve the call), other than `avoid` when possible. Costs are scaled by `entry`, the service.
+ */
+export function pickTwoChoices(entry: ServiceEntry, pool: Pool, avoid: Instance | undefined, estimate: LatencyEstimate, now: number): Instance | undefined {
+  const up = pool.up;
   const count = up.length;
   if (count <= 1) return up[0];
   if (count === 2) {
@@ -202,11 +206,11 @@ function cheaper(first: Instance, second: Instance, entry: ServiceEntry, estimat
   return one < other ? first : second;
 }
 
-/** Round-robin over the UP instances, other than `avoid` when another exists. */
-export function pickRoundRobin(entry: ServiceEntry, avoid: Instance | undefined): Instance | undefined {
-  const up = entry.up;
+/** Round-robin over `pool`'s rotation, other than `avoid` when another exists. */
+export function pickRoundRobin(pool: Pool, avoid: Instance | undefined): Instance | undefined {
+  const up = pool.up;
   for (let tries = 0; tries < up.length; tries++) {
-    const candidate = up[entry.cursor++ % up.length] as Instance;
+    const candidate = up[pool.cursor++ % up.length] as Instance;
     if (candidate !== avoid) return candidate;
   }
   return up[0];

@@ -1,7 +1,8 @@
 import type { Instance, MembershipSource, ServiceEntry } from '../discovery/index.ts';
 import { ConnectionError, RemoteError, ResponseTooLargeError, ServiceUnavailableError, TimeoutError } from '../errors/index.ts';
-import { RetryReason, type CallSeries } from '../metrics/index.ts';
+import { Locality, RetryReason, type CallSeries } from '../metrics/index.ts';
 import { after, delay, injectActiveSpan, monotonicNow, openTelemetry, TransportError, type HttpClient, type HttpResponse, type RequestBody } from '../runtime/index.ts';
+import { MISROUTED_STATUS, MISROUTED_TYPE, ROUTE_HEADER } from '../routes/route-header.ts';
 import { atLeast, loadOf, observe, pickRoundRobin, pickTwoChoices, type BalancerName } from './balancer.ts';
 import { DEADLINE_HEADER, type ServedRequest, type ServedRequests } from './request-context.ts';
 import type { InFlight } from './in-flight.ts';
@@ -10,8 +11,9 @@ import type { OutlierDetector } from './outlier.ts';
 import { RetryBudget, type RetryBudgetSettings } from './retry-budget.ts';
 import { Tries, Verdict } from './tries.ts';
 import { outcomeOf } from './outcome.ts';
-import { rawBody, signedBytes, withoutContentType, type OnceBody } from './body.ts';
-import { buildBody, buildPath, decodeAnswer } from './request.ts';
+import { rawBody, signedBytes, withoutContentType, type OnceBody, type RawBody } from './body.ts';
+import type { Pool } from './pools.ts';
+import { buildBody, buildPath, decodeAnswer, normalizeArguments } from './request.ts';
 import type { CompiledRoute } from './route-index.ts';
 import { writeTrace } from './trace.ts';
 import type { CallArguments, CallOptions } from './types.ts';
@@ -44,11 +46,16 @@ export interface CallContext {
   readonly served: ServedRequests;
   /** Whether idempotent calls hedge by default (the `hedge` option; a call's own option wins). */
   readonly hedge: boolean;
+  /** An instance answered that it does not serve a route its table row lists: fetch its routes again. */
+  readonly stale: (instance: Instance) => void;
+  /** This caller's zone: first attempts prefer instances of it (zones.ts); undefined for none. */
+  readonly zone: string | undefined;
 }
 
 function headersFor(
   context: CallContext,
   route: CompiledRoute,
+  named: string | undefined,
   instance: Instance,
   path: string,
   signed: string | Uint8Array | undefined,
@@ -63,11 +70,15 @@ function headersFor(
   // OpenTelemetry, when an SDK registered it; without one this is a single property read.
   const telemetry = openTelemetry();
   if (!context.sign && !options?.headers && trace === undefined && telemetry === undefined) {
-    return contentType !== undefined ? { 'content-type': contentType, [DEADLINE_HEADER]: remaining } : { [DEADLINE_HEADER]: remaining };
+    if (named === undefined) return contentType !== undefined ? { 'content-type': contentType, [DEADLINE_HEADER]: remaining } : { [DEADLINE_HEADER]: remaining };
+    return contentType !== undefined
+      ? { 'content-type': contentType, [DEADLINE_HEADER]: remaining, [ROUTE_HEADER]: named }
+      : { [DEADLINE_HEADER]: remaining, [ROUTE_HEADER]: named };
   }
   const headers: Record<string, string> = { ...options?.headers, ...context.sign?.(route.method, path, signed, instance.audience) };
   if (contentType !== undefined) headers['content-type'] = contentType;
   headers[DEADLINE_HEADER] = remaining;
+  if (named !== undefined) headers[ROUTE_HEADER] = named;
   // The trace (docs/ARCHITECTURE.md, "A call"): an active OpenTelemetry span's, else the request's.
   if ((telemetry === undefined || !injectActiveSpan(telemetry, headers)) && trace !== undefined) writeTrace(trace, headers);
   return headers;
@@ -93,12 +104,12 @@ function budgetOf(context: CallContext, entry: ServiceEntry): RetryBudget | unde
   return budget;
 }
 
-function pick(context: CallContext, entry: ServiceEntry, estimate: LatencyEstimate, avoid: Instance | undefined, now: number): Instance | undefined {
-  const chosen = context.balancer === 'p2c' ? pickTwoChoices(entry, avoid, estimate, now) : pickRoundRobin(entry, avoid);
+function pick(context: CallContext, entry: ServiceEntry, pool: Pool, estimate: LatencyEstimate, avoid: Instance | undefined, now: number): Instance | undefined {
+  const chosen = context.balancer === 'p2c' ? pickTwoChoices(entry, pool, avoid, estimate, now) : pickRoundRobin(pool, avoid);
   if (avoid === undefined || chosen !== avoid) return chosen;
   // The rotation holds only the instance that just failed (the others are suspected, say, by a
-  // probe that a busy machine answered late): any other UP instance is worth the retry.
-  return entry.instances.find((instance) => instance.status === 'UP' && instance !== avoid) ?? chosen;
+  // probe that a busy machine answered late): any other UP instance that serves the call is worth the retry.
+  return pool.instances.find((instance) => instance.status === 'UP' && instance !== avoid) ?? chosen;
 }
 
 /**
@@ -109,12 +120,12 @@ function pick(context: CallContext, entry: ServiceEntry, estimate: LatencyEstima
  * has been tried, the one whose failure was the most likely to pass (`Tries.best`): a restarted
  * instance that was slow to answer its first request, not the one that refused the connection.
  */
-function pickUntried(context: CallContext, entry: ServiceEntry, estimate: LatencyEstimate, tries: Tries, now: number): Instance | undefined {
-  const chosen = pick(context, entry, estimate, tries.last, now);
+function pickUntried(context: CallContext, entry: ServiceEntry, pool: Pool, estimate: LatencyEstimate, tries: Tries, now: number): Instance | undefined {
+  const chosen = pick(context, entry, pool, estimate, tries.last, now);
   if (chosen === undefined || !tries.has(chosen)) return chosen;
   return (
-    entry.up.find((instance) => !tries.has(instance)) ??
-    entry.instances.find((instance) => instance.status === 'UP' && !tries.has(instance)) ??
+    pool.up.find((instance) => !tries.has(instance)) ??
+    pool.instances.find((instance) => instance.status === 'UP' && !tries.has(instance)) ??
     tries.best()
   );
 }
@@ -136,6 +147,7 @@ async function sendTo(
   entry: ServiceEntry,
   estimate: LatencyEstimate,
   route: CompiledRoute,
+  named: string | undefined,
   target: Instance,
   path: string,
   body: RequestBody | undefined,
@@ -146,14 +158,16 @@ async function sendTo(
   remaining: number,
   signal: AbortSignal | undefined,
   served: ServedRequest | undefined,
+  zones: Float64Array,
 ): Promise<HttpResponse> {
   const load = loadOf(target);
   const depth = ++load.outstanding;
+  if (context.zone !== undefined) (zones[target.zone === context.zone ? Locality.same : Locality.cross] as number)++;
   const sent = Date.now();
   try {
     // The callee is told what is left of the whole call, as gRPC does: this attempt's own limit is
     // the caller's guess about when to try elsewhere, not a bound on the callee's work.
-    const headers = headersFor(context, route, target, path, signed, contentType, options, remaining, served);
+    const headers = headersFor(context, route, named, target, path, signed, contentType, options, remaining, served);
     const stream = options?.responseType === 'stream';
     const response = await context.http.request({ origin: target.url, path, method: route.method, headers, body, timeout, signal, stream, maxBytes: stream ? undefined : context.maxResponseBytes });
     const now = Date.now();
@@ -220,15 +234,15 @@ export async function execute(
   context: CallContext,
   entry: ServiceEntry,
   call: string,
-  route: CompiledRoute,
-  args: CallArguments | undefined,
+  pool: Pool,
+  args: unknown,
   options: CallOptions | undefined,
   series: CallSeries,
 ): Promise<unknown> {
   const started = monotonicNow();
   let outcome = 0;
   try {
-    return await run(context, entry, call, route, args, options, series.retries);
+    return await run(context, entry, call, pool, args, options, series.retries, series.zones);
   } catch (error) {
     outcome = outcomeOf(error, options?.signal);
     throw error;
@@ -252,23 +266,22 @@ async function run(
   context: CallContext,
   entry: ServiceEntry,
   call: string,
-  route: CompiledRoute,
-  args: CallArguments | undefined,
+  resolved: Pool,
+  given: unknown,
   options: CallOptions | undefined,
   retries: Float64Array,
+  zones: Float64Array,
 ): Promise<unknown> {
-  const given = options?.body;
-  const raw = given === undefined ? undefined : rawBody(given, route.method, options?.headers);
+  // A raw body (docs/bodies.md) is the same whichever instance serves the call: read it once.
+  const payload = options?.body;
+  const first = resolved.route ?? (resolved.up[0] !== undefined ? resolved.routes.get(resolved.up[0]) : undefined);
+  const raw: RawBody | undefined = payload === undefined || first === undefined ? undefined : rawBody(payload, first.method, options?.headers);
   if (raw !== undefined) options = { ...options, headers: withoutContentType(options?.headers) };
-  const path = buildPath(entry.name, call, route, args, raw === undefined && route.sendsBody);
-  // What goes on the wire, what its signature hashes, and its type (docs/bodies.md).
+  // What goes on the wire, what its signature hashes, and its type.
   let body: RequestBody | undefined;
   let signed: string | Uint8Array | undefined;
   let contentType: string | undefined;
-  if (raw === undefined) {
-    signed = body = buildBody(route, args);
-    contentType = route.sendsBody ? 'application/json' : undefined;
-  } else {
+  if (raw !== undefined) {
     contentType = raw.contentType;
     // Signed bytes are the bytes sent: a Blob is read once, here.
     if (context.sign) body = signed = await signedBytes(raw);
@@ -276,6 +289,22 @@ async function run(
   }
   // A stream is sent once: no hedge, no re-issue, no retry once it has started.
   const once: OnceBody | undefined = raw?.once;
+  // The request for the route the instance serves: built before anything is sent when every
+  // instance serves the same route (the usual case), else per attempt for the chosen instance.
+  let pool = resolved;
+  let route = first;
+  let args: CallArguments | undefined;
+  let path = '';
+  const build = (target: CompiledRoute): void => {
+    args = normalizeArguments(target, entry.name, call, given);
+    path = buildPath(entry.name, call, target, args, raw === undefined && target.sendsBody);
+    if (raw === undefined) {
+      signed = body = buildBody(target, args);
+      contentType = target.sendsBody ? 'application/json' : undefined;
+    }
+  };
+  if (route !== undefined) build(route);
+  const named = pool.published;
   const timeout = options?.timeout ?? context.timeout;
   // The timeout bounds the whole call: a retry gets what is left of it, not a fresh one.
   const begun = Date.now();
@@ -303,48 +332,66 @@ async function run(
   // The instance to send to again, signed for the process that now answers at its address.
   let resign: Instance | undefined;
   let resigned = false;
+  // Whether an instance answered that it does not serve the route (its table row was stale).
+  let moved = false;
+  // Whether this attempt was counted already (a misrouted one is counted when it is answered).
+  let counted = false;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    const instance = resign ?? (tries === undefined ? pick(context, entry, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, estimate, tries, Date.now()));
+    // A retry looks at the table as it is now: the instances that serve the call may have changed.
+    if (tries !== undefined) pool = pool.current();
+    // A first attempt prefers the caller's zone (pool.preferred); a retry may go anywhere.
+    const instance = resign ?? (tries === undefined ? pick(context, entry, pool.preferred, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, pool, estimate, tries, Date.now()));
     if (!instance) break;
+    // A route that moved between versions: this instance's own path (and parameters).
+    const own = pool.route ?? pool.routes.get(instance);
+    if (own !== undefined && own !== route) build((route = own));
+    const current = route as CompiledRoute;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
     // reached the service, so moving on adds no load to it. So is a re-signed one (a 401 runs no handler).
-    if (resign === undefined) {
+    if (resign === undefined && !counted) {
       if (attempt > 0 && budget && !refused && !budget.withdraw(Date.now())) break;
       if (attempt > 0) (retries[retryReason] as number)++;
     }
+    counted = false;
     resign = undefined;
     refused = false;
     previous = instance;
     const started = Date.now();
-    // A re-signed send is attempt 0 again, but gets only what is left.
-    const left = attempt === 0 && !resigned ? allowed : deadline - started;
+    // A re-signed or moved send is attempt 0 again, but gets only what is left.
+    const left = attempt === 0 && !resigned && !moved ? allowed : deadline - started;
     if (left <= 0) throw new TimeoutError(entry.name, call, instance.url + path, allowed);
     // An idempotent attempt that is not the last gets its own limit and can be re-issued: to
     // another UP instance (any, not only the rotation: ejection can leave the rotation one silent
     // instance), or to the same one over another connection. One instance can be several
     // processes (node:cluster workers), and a connection handed to a worker as it died is never
     // answered: a new connection reaches a live worker.
-    const spare = route.idempotent && once === undefined && attempt < attempts - 1;
+    const spare = current.idempotent && once === undefined && attempt < attempts - 1;
     const perAttempt = spare ? attemptLimit(context, estimate) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
     // Re-issued when its instance is suspected or goes DOWN: only worth it with another to go to.
-    const tracked = spare && entry.up.length > 1 ? context.inFlight.add(instance) : undefined;
+    const tracked = spare && pool.up.length > 1 ? context.inFlight.add(instance) : undefined;
     const attemptLeft = limited ? perAttempt : left;
     const signal = tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller;
-    // Hedging: idempotent, another instance to ask, a p95 to wait, and a retry the budget allows.
-    const wait = spare && (options?.hedge ?? context.hedge) ? estimate.p95() : undefined;
+    // Hedging: idempotent, another instance to ask (at the same route), a p95 to wait, and a retry the budget allows.
+    const wait = spare && pool.route !== undefined && (options?.hedge ?? context.hedge) ? estimate.p95() : undefined;
     let response: HttpResponse;
     let answered = instance;
     try {
       if (wait !== undefined && wait < attemptLeft) {
         const send = (target: Instance, cancel: AbortSignal): Promise<Answer> => {
           if (target !== instance) (retries[RetryReason.hedge] as number)++;
-          return sendTo(context, entry, estimate, route, target, path, body, signed, contentType, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served).then((answer) => ({ response: answer, answered: target }));
+          return sendTo(context, entry, estimate, current, named ? current.header : undefined, target, path, body, signed, contentType, options, attemptLeft, left, signal ? AbortSignal.any([signal, cancel]) : cancel, served, zones).then((answer) => ({ response: answer, answered: target }));
         };
-        const other = (): Instance | undefined => (budget === undefined || budget.withdraw(Date.now()) ? pick(context, entry, estimate, instance, Date.now()) : undefined);
+        const hedgeable = pool;
+        const other = (): Instance | undefined => {
+          if (budget !== undefined && !budget.withdraw(Date.now())) return undefined;
+          // The instances that serve it as the table stands when the hedge goes out, at the same route.
+          const now = hedgeable.current();
+          return pick(context, entry, now.route === current ? now : hedgeable, estimate, instance, Date.now());
+        };
         ({ response, answered } = await hedged(send, instance, Math.max(1, wait), other));
       } else {
-        response = await sendTo(context, entry, estimate, route, instance, path, body, signed, contentType, options, attemptLeft, left, signal, served);
+        response = await sendTo(context, entry, estimate, current, named ? current.header : undefined, instance, path, body, signed, contentType, options, attemptLeft, left, signal, served, zones);
       }
     } catch (error) {
       if (!(error instanceof TransportError)) throw error;
@@ -373,14 +420,29 @@ async function run(
       (tries ??= new Tries()).add(instance, refused ? Verdict.gone : Verdict.broken);
       retryReason = RetryReason.connection;
       // A stream that was read from cannot be sent again; one that was not (no connection) can.
-      if (once === undefined ? error.kind === 'connect' || route.idempotent : !once.started) continue;
+      if (once === undefined ? error.kind === 'connect' || current.idempotent : !once.started) continue;
       throw new ConnectionError(entry.name, call, instance.url + path, error);
     } finally {
       if (tracked) context.inFlight.delete(instance, tracked);
     }
+    const status = response.status;
+    // A stream body already read from cannot go again: that call ends with the 421 as a RemoteError.
+    if (status === MISROUTED_STATUS && named && response.contentType === MISROUTED_TYPE && !once?.started) {
+      // Its table row was stale (a restart in place with other routes, routes not fetched yet):
+      // it ran nothing, so the call moves on as after a refused connection, for any method, free
+      // of the retry budget and of the attempt count; it is never tried again by this call.
+      context.stale(answered);
+      lastError = new Error(`${answered.url} answered that it does not serve ${current.label}`);
+      (tries ??= new Tries()).add(answered, Verdict.gone);
+      (retries[RetryReason.misrouted] as number)++;
+      refused = true;
+      moved = true;
+      counted = true;
+      attempt--;
+      continue;
+    }
     const now = Date.now();
     estimate.observe(now - started);
-    const status = response.status;
     if (status >= 500) outliers?.failure(entry, answered);
     else outliers?.success(answered);
     const value = decodeAnswer(response, options?.responseType);

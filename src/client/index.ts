@@ -3,4 +3,4 @@ export { ServedRequests } from './request-context.ts';
 export { InFlight } from './in-flight.ts';
 export { OutlierDetector } from './outlier.ts';
 export { createServices, type ProxyContext } from './proxy.ts';
-export type { AnyServices, CallArguments, CallBody, CallFunction, CallOptions, CallRoute, ResponseType, KnownServices, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './types.ts';
+export type { AnyServices, CallArguments, CallBody, CallFunction, CallOptions, CallRoute, KnownService, KnownServices, ResponseType, Selector, ServiceClient, ServiceRegistry, ServiceRegistryOptions, Services } from './types.ts';

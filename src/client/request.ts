@@ -1,7 +1,15 @@
-import { MissingParameterError } from '../errors/index.ts';
+import { ExpressMicroError, MissingParameterError } from '../errors/index.ts';
 import type { CompiledRoute } from './route-index.ts';
 import type { HttpResponse } from '../runtime/index.ts';
 import type { CallArguments, ResponseType } from './types.ts';
+
+/** A call's arguments as an object: `getUser(7)`, a lone value, fills the route's only parameter. */
+export function normalizeArguments(route: CompiledRoute, service: string, name: string, args: unknown): CallArguments | undefined {
+  if (args === undefined || args === null) return undefined;
+  if (typeof args === 'object' && !Array.isArray(args)) return args as CallArguments;
+  if ((typeof args === 'string' || typeof args === 'number') && route.params.length === 1) return { [route.params[0] as string]: args };
+  throw new ExpressMicroError(`express-micro: ${service}.${name} takes an object of arguments`, { service, call: name });
+}
 
 function encodeValue(value: unknown): string {
   return encodeURIComponent(typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value));

@@ -1,10 +1,14 @@
-import type { ServiceEntry } from '../discovery/index.ts';
 import type { RouteDescriptor } from '../routes/index.ts';
+import { routeHeaderValue } from '../routes/route-header.ts';
 
 /** A route ready to be called: its path split around its parameters once, not per call. */
 export interface CompiledRoute {
   readonly method: string;
   readonly path: string;
+  /** `METHOD path`. */
+  readonly label: string;
+  /** What a call sends in `x-micro-route`, so that a callee that lacks the route says so. */
+  readonly header: string;
   /** Static text around the parameters: `parts[0] + param0 + parts[1] + …`. */
   readonly parts: readonly string[];
   readonly params: readonly string[];
@@ -46,6 +50,8 @@ export function compileRoute(method: string, path: string): CompiledRoute {
   return {
     method,
     path,
+    label: `${method} ${path}`,
+    header: routeHeaderValue(method, path),
     parts,
     params,
     optional,
@@ -56,25 +62,24 @@ export function compileRoute(method: string, path: string): CompiledRoute {
 }
 
 /**
- * Indexes every route the service's instances publish by each of its names. Built when the
- * service's membership version changes, so a call is one Map lookup.
- */
-export function buildRouteIndex(entry: ServiceEntry): RouteIndex {
-  return indexRoutes(entry.instances.flatMap((instance) => instance.routes));
-}
-
-/**
  * Indexes routes by each of their names: the same method and path once (the last one listed
  * wins), and a name two routes claim becomes an {@link Ambiguity}. The `express-micro types`
- * command indexes what it generates with this too, so its call names are the proxy's.
+ * command indexes what it generates with this too, so its call names are the proxy's. With
+ * `compiledRoutes`, a route already compiled there (same method and path) is reused, so that indexes of
+ * several instances hand out the same object for the same route.
  */
-export function indexRoutes(list: Iterable<RouteDescriptor>): RouteIndex {
+export function indexRoutes(list: Iterable<RouteDescriptor>, compiledRoutes?: Map<string, CompiledRoute>): RouteIndex {
   const routes = new Map<string, RouteDescriptor>();
   for (const route of list) routes.set(`${route.method} ${route.path}`, route);
   const claims = new Map<string, string[]>();
   const compiled = new Map<string, CompiledRoute>();
   for (const [label, route] of routes) {
-    compiled.set(label, compileRoute(route.method, route.path));
+    let compiledRoute = compiledRoutes?.get(label);
+    if (!compiledRoute) {
+      compiledRoute = compileRoute(route.method, route.path);
+      compiledRoutes?.set(label, compiledRoute);
+    }
+    compiled.set(label, compiledRoute);
     for (const name of new Set(route.names)) {
       const list = claims.get(name);
       if (list) list.push(label);

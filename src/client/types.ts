@@ -68,8 +68,16 @@ export interface CallRoute {
   <T = unknown>(method: string, path: string, args?: CallArguments, options?: CallOptions): Promise<T>;
 }
 
-/** One service in the `services` proxy: every published call name is a function. */
-export type ServiceClient = { $call: CallRoute } & { readonly [callName: string]: CallFunction };
+/** Metadata labels a `$with` client asks for: an instance must carry every one of them. */
+export type Selector = Readonly<Record<string, string>>;
+
+/**
+ * One service in the `services` proxy: every published call name is a function. `$with(selector)`
+ * is the same client restricted to the instances whose metadata match every label of `selector`
+ * (`$with({ version: '2' })`); when none of those that serve a call matches, the call fails with
+ * `ServiceUnavailableError` before anything is sent.
+ */
+export type ServiceClient = { $call: CallRoute; $with: (selector: Selector) => ServiceClient } & { readonly [callName: string]: CallFunction };
 
 /** Any service by any name: what `services` is when {@link ServiceRegistry} is empty. */
 export type AnyServices = { readonly [serviceName: string]: ServiceClient };
@@ -107,8 +115,11 @@ export interface ServiceRegistry {}
  */
 export interface ServiceRegistryOptions {}
 
-/** The services listed in {@link ServiceRegistry}, each with `$call` as well. */
-export type KnownServices = { readonly [Name in keyof ServiceRegistry]: ServiceRegistry[Name] & { readonly $call: CallRoute } };
+/** A service listed in {@link ServiceRegistry}, with `$call` and `$with` as well. */
+export type KnownService<Calls> = Calls & { readonly $call: CallRoute; readonly $with: (selector: Selector) => KnownService<Calls> };
+
+/** The services listed in {@link ServiceRegistry}, each with `$call` and `$with` as well. */
+export type KnownServices = { readonly [Name in keyof ServiceRegistry]: KnownService<ServiceRegistry[Name]> };
 
 /**
  * The `services` proxy: `services.userService`, `services['user-service']`, `services.user_service`.

@@ -171,6 +171,11 @@ export class Cluster implements MembershipSource, GossipProtocol {
     return this.#member.descriptor();
   }
 
+  /** Fetches `instance`'s descriptor again (`describe`): a call found its routes stale. */
+  stale(instance: Instance): void {
+    this.#describe(instance.url);
+  }
+
   /** Reads this app's routes again (at most once a second unless `force`); new routes are gossiped. */
   refreshRoutes(force: boolean): void {
     // A new incarnation orders the news: members that hear it fetch the routes (`describe`).

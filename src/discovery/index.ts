@@ -3,6 +3,7 @@ export { Cluster, type ClusterSettings, type DiscoveryClient } from './cluster.t
 export { systemClock, type Clock } from './clock.ts';
 export { Emitter, type InstanceListener } from './emitter.ts';
 export { mountDiscovery } from './intercept.ts';
+export { routeGuard } from './route-guard.ts';
 export { answerMessage, discoveryHandler, servicesView, type AuthResult, type Guard, type ServicesView } from './router.ts';
 export { serviceKey } from './service-name.ts';
 export type { GossipProtocol, MembershipSource } from './source.ts';

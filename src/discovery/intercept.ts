@@ -18,9 +18,16 @@ function isDiscovery(url: string): boolean {
  * logger would log every one, and a catch-all 404 mounted first would hide the endpoints. See
  * docs/ARCHITECTURE.md, "Discovery". Paths under `/_discovery` that are not endpoints
  * go on to the app as before. Apps without `handle` get an ordinary `app.use` mount (and no
- * `around`: their requests carry no deadline context).
+ * `around`: their requests carry no deadline context; no `answered`: see route-guard.ts).
+ * `answered` sees every other request first: true when it has answered it (a call naming a
+ * route this instance does not serve), and the app then never sees it.
  */
-export function mountDiscovery(app: ExpressApp, handler: Middleware, around?: (request: IncomingRequest, next: () => unknown) => unknown): void {
+export function mountDiscovery(
+  app: ExpressApp,
+  handler: Middleware,
+  around?: (request: IncomingRequest, next: () => unknown) => unknown,
+  answered?: (request: IncomingRequest, response: OutgoingResponse) => boolean,
+): void {
   const original = app.handle as Handle | undefined;
   if (typeof original !== 'function') {
     app.use(PREFIX, handler);
@@ -29,6 +36,7 @@ export function mountDiscovery(app: ExpressApp, handler: Middleware, around?: (r
   app.handle = function handleDiscoveryFirst(this: unknown, request: IncomingRequest, response: OutgoingResponse, callback?: unknown): unknown {
     const url = request.url;
     if (!isDiscovery(url)) {
+      if (answered?.(request, response)) return undefined;
       // `around` runs the app's handling in the request's context (its deadline).
       return around ? around(request, () => original.call(this, request, response, callback)) : original.call(this, request, response, callback);
     }

@@ -38,6 +38,11 @@ export interface MembershipSource {
   refreshRoutes(force: boolean): void;
   /** A call could not connect to `instance`: out of this process's rotation at once. */
   unreachable(instance: Instance): void;
+  /**
+   * `instance` answered a call that it does not serve a route its row lists (the row is stale:
+   * a restart in place with other routes, or routes not fetched yet): fetch its routes again.
+   */
+  stale(instance: Instance): void;
   /** Answers `/_discovery/ping` (GET, or POST with a probe). */
   onPing(message: PingMessage | undefined): PingAnswer;
   /** The gossip endpoints' handlers; undefined when membership does not come from gossip. */

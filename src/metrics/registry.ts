@@ -21,10 +21,16 @@ export const Outcome = {
 } as const;
 
 /** Why a call sent another request, the `reason` label of `express_micro_retries_total`. */
-export const RETRY_REASONS: readonly string[] = ['connection', 'timeout', 'status', 'reissue', 'hedge'];
+export const RETRY_REASONS: readonly string[] = ['connection', 'timeout', 'status', 'reissue', 'hedge', 'misrouted'];
 
 /** Indexes into {@link RETRY_REASONS}. */
-export const RetryReason = { connection: 0, timeout: 1, status: 2, reissue: 3, hedge: 4 } as const;
+export const RetryReason = { connection: 0, timeout: 1, status: 2, reissue: 3, hedge: 4, misrouted: 5 } as const;
+
+/** The `locality` label of `express_micro_zone_requests_total`. */
+export const LOCALITIES: readonly string[] = ['same_zone', 'cross_zone'];
+
+/** Indexes into {@link LOCALITIES}. */
+export const Locality = { same: 0, cross: 1 } as const;
 
 /** The events counted in `express_micro_membership_changes_total`, the handle's events. */
 export const MEMBERSHIP_EVENTS = ['up', 'down', 'suspect', 'discovered', 'removed', 'ejected', 'restored'] as const;
@@ -42,11 +48,17 @@ export class CallSeries {
   readonly duration: Histogram = new Histogram();
   /** The service's retries by reason, indexed by {@link RetryReason}: shared by its calls. */
   readonly retries: Float64Array;
+  /**
+   * The service's requests from a caller with a `zone`, indexed by {@link Locality}: to an
+   * instance of the caller's zone, or across zones. Shared by its calls.
+   */
+  readonly zones: Float64Array;
 
-  constructor(service: string, call: string, retries: Float64Array) {
+  constructor(service: string, call: string, retries: Float64Array, zones: Float64Array = new Float64Array(LOCALITIES.length)) {
     this.service = service;
     this.call = call;
     this.retries = retries;
+    this.zones = zones;
   }
 
   /** Counts one finished call. */
@@ -79,6 +91,7 @@ export class MetricsRegistry {
   #previousSecretAt = 0;
   readonly #calls = new Map<string, Map<string, CallSeries>>();
   readonly #retries = new Map<string, Float64Array>();
+  readonly #zones = new Map<string, Float64Array>();
   #series = 0;
 
   /**
@@ -94,7 +107,9 @@ export class MetricsRegistry {
     if (this.#series >= MAX_CALL_SERIES) call = '';
     series = calls.get(call);
     if (series) return series;
-    series = new CallSeries(service, call, this.#retriesOf(service));
+    let zones = this.#zones.get(service);
+    if (!zones) this.#zones.set(service, (zones = new Float64Array(LOCALITIES.length)));
+    series = new CallSeries(service, call, this.#retriesOf(service), zones);
     calls.set(call, series);
     this.#series++;
     return series;
@@ -129,10 +144,20 @@ export class MetricsRegistry {
     for (const [service, counts] of this.#retries) {
       RETRY_REASONS.forEach((reason, index) => retries.push({ labels: { service, reason }, value: counts[index] as number }));
     }
+    const zones: MetricSample[] = [];
+    for (const [service, counts] of this.#zones) {
+      if (counts[0] === 0 && counts[1] === 0) continue;
+      LOCALITIES.forEach((locality, index) => zones.push({ labels: { service, locality }, value: counts[index] as number }));
+    }
     return {
       express_micro_calls_total: { type: 'counter', help: 'Calls made through the services proxy, by target service, call name and outcome.', samples: calls },
       express_micro_call_duration_seconds: { type: 'histogram', help: 'Duration of whole calls (every retry included), in seconds.', samples: durations },
       express_micro_retries_total: { type: 'counter', help: 'Requests a call sent after its first one, by target service and reason.', samples: retries },
+      express_micro_zone_requests_total: {
+        type: 'counter',
+        help: "Requests sent by a caller with a zone, by target service and whether the instance was in the caller's zone.",
+        samples: zones,
+      },
       express_micro_instances: { type: 'gauge', help: "Instances in this member's table, by service and status.", samples: countInstances(instances) },
       express_micro_probe_duration_seconds: {
         type: 'histogram',

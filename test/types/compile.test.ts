@@ -47,6 +47,8 @@ export async function correct(): Promise<unknown[]> {
   const health: string = await services.userService.getHealth();
   const files = await services.userService.getFiles<{ any: string }>(); // unknown answer: the caller says
   await services.userService.$call('GET', '/teams/:id', { id: 1 }); // an ambiguous name, by path
+  const pinned = await services.userService.$with({ version: '2' }).getUser({ id: 7 }); // the same typed client, restricted
+  const pinnedName: string = pinned.name;
   const order = await services.orderService.getOrder({ orderId: 'o1' });
   const quantity: number = order.items[0]?.quantity ?? 0;
   const note: string | undefined = order.note;
@@ -58,14 +60,14 @@ export async function correct(): Promise<unknown[]> {
   const canaryName: string = canary.name;
   await services['user-service'].$with({ version: '2' }).$with({ zone: 'a' }).$call('GET', '/teams/:id', { id: 1 });
   const pinned: boolean = (await services.order_service.$with({ version: '2' }).createOrder({ item: 'pen' })).created;
-  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, canaryName, pinned];
+  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, canaryName, pinned, pinnedName];
 }
 `;
 
 const WRONG = `${HEAD}
 export async function wrong(): Promise<unknown[]> {
   const user = await services.userService.getUser({ id: 7 });
-  await services.userService.getUsr({ id: 7 }); // error: Property 'getUsr' does not exist on type 'UserService & { readonly $call: CallRoute; }'. Did you mean 'getUser'?
+  await services.userService.getUsr({ id: 7 }); // error: Property 'getUsr' does not exist on type 'KnownService<UserService>'. Did you mean 'getUser'?
   await services.userServise.getUser({ id: 7 }); // error: Property 'userServise' does not exist on type 'KnownServices'. Did you mean 'userService'?
   await services.paymentService.charge({}); // error: Property 'paymentService' does not exist on type 'KnownServices'
   await services.userService.getUser({}); // error: Property 'id' is missing in type '{}' but required in type '{ [key: string]: unknown; id: string | number; }'

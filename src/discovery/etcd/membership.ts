@@ -116,6 +116,9 @@ export class EtcdMembership implements MembershipSource {
     return this.#member.descriptor();
   }
 
+  /** Nothing to fetch: an instance's new routes come with its record, which the watch delivers. */
+  stale(_instance: Instance): void {}
+
   refreshRoutes(force: boolean): void {
     // The new routes reach the others through the record; without a lease the next grant writes them.
     const lease = this.#lease;
