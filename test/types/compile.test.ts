@@ -59,8 +59,8 @@ export async function correct(): Promise<unknown[]> {
   const canary = await services.userService.$with({ track: 'canary' }).getUser(7);
   const canaryName: string = canary.name;
   await services['user-service'].$with({ version: '2' }).$with({ zone: 'a' }).$call('GET', '/teams/:id', { id: 1 });
-  const pinned: boolean = (await services.order_service.$with({ version: '2' }).createOrder({ item: 'pen' })).created;
-  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, canaryName, pinned, pinnedName];
+  const pinnedOrder: boolean = (await services.order_service.$with({ version: '2' }).createOrder({ item: 'pen' })).created;
+  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, canaryName, pinnedOrder, pinnedName];
 }
 `;
 
