@@ -3,7 +3,7 @@ import { AmbiguousRouteError, ExpressMicroError, RouteNotFoundError, ServiceUnav
 import type { CallSeries, MetricsRegistry } from '../metrics/index.ts';
 import { execute, type CallContext } from './call.ts';
 import { RESERVED } from './reserved.ts';
-import { buildRouteIndex, callNames, compileRoute, type CompiledRoute, type RouteIndex } from './route-index.ts';
+import { buildRouteIndex, callNames, chooseRoute, compileRoute, type CompiledRoute, type RouteIndex } from './route-index.ts';
 import type { CallArguments, CallFunction, CallOptions, CallRoute, ServiceClient, Services } from './types.ts';
 
 /** What the proxy needs beyond a call's context. */
@@ -71,7 +71,8 @@ function callFunction(context: ProxyContext, key: string, label: string, name: s
         cachedEntry = entry;
         cachedVersion = entry.version;
       }
-      return execute(context, entry, name, cachedRoute, normalizeArguments(cachedRoute, entry.name, name, args), options, cachedSeries as CallSeries);
+      const normalized = normalizeArguments(cachedRoute, entry.name, name, args);
+      return execute(context, entry, name, chooseRoute(cachedRoute, normalized), normalized, options, cachedSeries as CallSeries);
     } catch (error) {
       return Promise.reject(error);
     }
