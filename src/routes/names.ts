@@ -1,5 +1,5 @@
 /**
- * The conventional call name of a route (the README's "Route names"): a verb from the method and
+ * The conventional call name of a route (docs/routing.md, "Names"): a verb from the method and
  * a noun from the path, so that anonymous handlers can be called by name too.
  *
  * `GET /users/:id` → `getUser`, `GET /users` → `getUsers`, `GET /users/:id/orders` →

@@ -6,6 +6,7 @@
  */
 import express from 'express';
 import express4 from 'express4';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -373,5 +374,14 @@ describe.each(flavours)('routing shapes on Express $major', (x) => {
         expect(await send(url, chooseRoute(found, call.args), call.name, call.args), `${call.name}(${JSON.stringify(call.args)})`).toEqual(call.answer);
       }
     }
+  });
+});
+
+describe("docs/routing.md's table of routing shapes", () => {
+  it('has one row per shape tested here, in the same order', () => {
+    const guide = readFileSync(new URL('../../docs/routing.md', import.meta.url), 'utf8');
+    const table = guide.slice(guide.indexOf('## Every routing shape'), guide.indexOf('## Calling what has no name'));
+    const documented = [...table.matchAll(/^\| (.+?) \| .+ \| .+ \|$/gm)].map((match) => (match[1] as string).replace(/`/g, '')).filter((shape) => shape !== 'shape' && !shape.startsWith('---'));
+    expect(documented).toEqual(rows.map((row) => row.shape.replace(/`/g, '')));
   });
 });
