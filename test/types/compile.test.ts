@@ -45,7 +45,7 @@ export async function correct(): Promise<unknown[]> {
   const at: string | undefined = audit[0]?.at;
   const removed: undefined = await services.userService.deleteUser(3);
   const health: string = await services.userService.getHealth();
-  const files = await services.userService.getFiles<{ any: string }>(); // unknown answer: the caller says
+  const files = await services.userService.getFiles<{ any: string }>({ splat: 'a/b' }); // unknown answer: the caller says; *splat is a parameter
   await services.userService.$call('GET', '/teams/:id', { id: 1 }); // an ambiguous name, by path
   const order = await services.orderService.getOrder({ orderId: 'o1' });
   const quantity: number = order.items[0]?.quantity ?? 0;
