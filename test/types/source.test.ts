@@ -76,12 +76,14 @@ describe('reading a service from its source', () => {
     expect(live).toContain('GET /teams/:id: findById getTeam');
     expect(live).toContain('GET /things/:id: findItem getThing #0');
     expect(live).toContain('GET /stock/:id: findItem getStock #0');
+    expect(live).toContain('GET /latest/ops/health/details: getDetails getHealthDetails #2');
   });
 
   it('finds exactly the routes and call names the running Express 4 service publishes (a router given to a function, an async wrapper, :param?)', () => {
     const live = published(find(fromCluster, 'order-service'));
     expect(live).toContain('GET /shop/reports/daily: getDaily');
     expect(live).toContain('GET /shop/users/:userId/orders/:orderId?: getUserOrders');
+    expect(live).toContain('GET /admin/audit/:entryId: getAudit');
     expect(published(find(fromSource, 'order-service'))).toEqual(live);
   });
 
