@@ -47,13 +47,17 @@ export async function correct(): Promise<unknown[]> {
   const health: string = await services.userService.getHealth();
   const files = await services.userService.getFiles<{ any: string }>({ splat: 'a/b' }); // unknown answer: the caller says; *splat is a parameter
   await services.userService.$call('GET', '/teams/:id', { id: 1 }); // an ambiguous name, by path
+  await services.userService.findItem({ id: 1 }); // one handler on three paths: one call
+  await services.userService.findItem(2);
+  const report = await services.userService.getReport({ reportId: 'r1' }); // a sub-app's route
+  const rows: number = report.rows;
   const order = await services.orderService.getOrder({ orderId: 'o1' });
   const quantity: number = order.items[0]?.quantity ?? 0;
   const note: string | undefined = order.note;
   const orders = await services.orderService.getUserOrders({ userId: 1 }); // optional :orderId left out
   const created2 = await services.order_service.createOrder({ item: 'pen' });
   const ok: boolean = created2.created;
-  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok];
+  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, rows];
 }
 `;
 
