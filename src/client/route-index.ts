@@ -106,7 +106,9 @@ function fills(route: CompiledRoute, args: Readonly<Record<string, unknown>> | u
  * service's membership version changes, so a call is one Map lookup.
  */
 export function buildRouteIndex(entry: ServiceEntry): RouteIndex {
-  return indexRoutes(entry.instances.flatMap((instance) => instance.routes));
+  // Handler numbers are per instance (below 1000, discovery/validate.ts): spread each instance's
+  // apart, so that two instances' numbers never make one handler of two different functions.
+  return indexRoutes(entry.instances.flatMap((instance, at) => instance.routes.map((route) => (route.handler === undefined ? route : { ...route, handler: route.handler + at * 1000 }))));
 }
 
 /**

@@ -8,7 +8,7 @@ import express from 'express';
 import express4 from 'express4';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { indexRoutes } from '../../src/client/route-index.ts';
+import { buildRouteIndex, indexRoutes } from '../../src/client/route-index.ts';
 import { parseDescriptor } from '../../src/discovery/validate.ts';
 import expressMicro, { AmbiguousRouteError, MissingParameterError, type ExpressMicro } from '../../src/index.ts';
 import { discovery, SECRET, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
@@ -190,5 +190,16 @@ describe('the handler number on the wire', () => {
     expect(index.get('list')).toEqual({ ambiguous: ['GET /a', 'POST /b'] });
     expect(index.get('read')).toEqual({ ambiguous: ['GET /c', 'GET /d'] });
     expect(index.get('find')).toMatchObject({ path: '/e/:id', alternatives: [{ path: '/f/:code' }] });
+  });
+
+  it("never takes two instances' equal numbers for one handler", () => {
+    const instance = (routes: unknown[]): unknown => ({ routes });
+    // Two versions side by side: each numbers its own getItem handler 0, on a different path.
+    const mixed = buildRouteIndex({ instances: [instance([{ method: 'GET', path: '/items/:id', names: ['getItem'], handler: 0 }]), instance([{ method: 'GET', path: '/things/:id', names: ['getItem'], handler: 0 }])] } as never);
+    expect(mixed.get('getItem')).toEqual({ ambiguous: ['GET /items/:id', 'GET /things/:id'] });
+    // Two instances of one version: the routes of the last one listed, one handler.
+    const both = [{ method: 'GET', path: '/items/:id', names: ['getItem'], handler: 0 }, { method: 'GET', path: '/things/:id', names: ['getItem'], handler: 0 }];
+    const same = buildRouteIndex({ instances: [instance(both), instance(both)] } as never);
+    expect(same.get('getItem')).toMatchObject({ path: '/items/:id', alternatives: [{ path: '/things/:id' }] });
   });
 });
