@@ -248,8 +248,9 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       followed = micro;
       drain?.dispose();
       micro.ready.then(resolve, reject);
-      // Listeners added to this handle hear the members of the cluster it now stands in.
-      for (const event of ['up', 'down', 'suspect', 'discovered', 'removed', 'ejected', 'restored'] as const) micro.on(event, (instance) => cluster.events.emit(event, instance));
+      // Listeners added to this handle (and onServiceUp/Down) hear the members of the cluster it
+      // now stands in; the internal events stay with the micro above, which acts on them.
+      for (const event of ['up', 'down', 'discovered', 'removed'] as const) micro.on(event, (instance) => cluster.events.emit(event, instance));
     };
     (app as { on?: (event: string, listener: () => void) => unknown }).on?.('mount', () => after(0, follow));
     after(0, follow);

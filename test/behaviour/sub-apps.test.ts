@@ -122,6 +122,7 @@ describe.each(flavours)('sub-apps on Express $major', (flavour) => {
   it('makes a sub-app that called expressMicro() itself no second member: its handle stands for the app it is mounted in', async () => {
     const other = await startService('report-store', (store) => store.get('/stored/:id', (req, res) => res.json({ stored: req.params.id })));
     let subMicro: ExpressMicro | undefined;
+    const heard: string[] = [];
     const { micro } = await startFlavoured(
       flavour,
       'user-service',
@@ -129,6 +130,7 @@ describe.each(flavours)('sub-apps on Express $major', (flavour) => {
         const admin = flavour.create();
         // Given a port too: a member of its own would start at once.
         subMicro = expressMicro(admin as never, { serviceName: 'admin-service', host: '127.0.0.1', secret: SECRET, logger: false, port: 1 });
+        subMicro.on('up', (instance) => heard.push(instance.service));
         admin.get('/audit/:id', (req, res) => res.json({ audit: req.params.id }));
         root.use('/admin', admin);
       },
@@ -139,7 +141,8 @@ describe.each(flavours)('sub-apps on Express $major', (flavour) => {
     await sub.ready;
     expect(sub.url).toBe(micro.url);
     await waitFor(() => upInstances(micro, 'report-store').length === 1, 'user-service sees report-store');
-    // Its services reach the cluster of the app above it.
+    // Its listeners hear the members of the cluster above it; its services reach them.
+    await waitFor(() => heard.includes('report-store'), "the sub-app's listener hears report-store come up");
     expect(await sub.services.reportStore!.getStored({ id: 'x' })).toEqual({ stored: 'x' });
     expect(sub.peers().map((peer) => peer.service).sort()).toEqual(['report-store', 'user-service']);
     // Nobody ever hears of admin-service: its routes are user-service's, under the mount path.
