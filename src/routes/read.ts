@@ -110,7 +110,8 @@ function walk(stack: unknown[], prefix: string, found: Found, open: Set<unknown[
 
 function walkMounted(layer: ExpressLayer, prefix: string, found: Found, open: Set<unknown[]>): void {
   // A sub-app (`app.use('/v2', subApp)`) is walked like a router: its routes answer under the mount path.
-  const subApp = stackOf(layer.handle) === undefined ? mountedApp(layer.handle) : undefined;
+  // A sub-app given to a router (`router.use('/x', subApp)`) is the layer's handle itself.
+  const subApp = stackOf(layer.handle) === undefined ? (isApp(layer.handle) ? layer.handle : mountedApp(layer.handle)) : undefined;
   const stack = subApp === undefined ? stackOf(layer.handle) : rootStack(subApp);
   // `open` guards against a router mounted inside itself.
   if (stack === undefined || open.has(stack)) return;
@@ -184,6 +185,10 @@ function join(prefix: string, path: string): string {
 function isDiscovery(path: string): boolean {
   const lower = path.toLowerCase();
   return lower === '/_discovery' || lower.startsWith('/_discovery/');
+}
+
+function isApp(value: unknown): value is Bag {
+  return typeof value === 'function' && typeof (value as { handle?: unknown }).handle === 'function' && typeof (value as { set?: unknown }).set === 'function';
 }
 
 function stackOf(value: unknown): unknown[] | undefined {

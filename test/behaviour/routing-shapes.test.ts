@@ -212,6 +212,18 @@ const rows: Row[] = [
     ],
   },
   {
+    shape: 'a sub-app mounted on a router',
+    define(x, app) {
+      const legacy = x.app();
+      legacy.get('/invoices/:invoiceId', reply('invoice'));
+      const billing = x.router();
+      billing.use('/legacy', legacy);
+      app.use('/billing', billing);
+    },
+    published: [{ method: 'GET', path: '/billing/legacy/invoices/:invoiceId', names: ['getInvoice'] }],
+    calls: [{ name: 'getInvoice', args: { invoiceId: 'i1' }, answer: { at: 'invoice', params: { invoiceId: 'i1' }, query: {} } }],
+  },
+  {
     shape: 'a regular-expression path',
     define(_x, app) {
       app.get(/^\/re\/(\d+)$/, reply('regexp'));
