@@ -4,6 +4,7 @@ import { Drain } from './drain/index.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
 import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/index.ts';
+import { forwardingServices, isMounted, microAbove, registerMicro } from './mounted.ts';
 import { resolveOptions, resolveTls, type ExpressMicroOptions, type ResolvedOptions, type TlsOptions } from './options.ts';
 import { readRoutes } from './routes/index.ts';
 import { after, createHttpClient, hostCandidates, sha256Hex, sharedListenerGroup, sourceAddressTowards } from './runtime/index.ts';
@@ -190,14 +191,17 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Once the app uses requireSignature(), a signed request's body is hashed as whoever reads it
   // reads it, so the check holds after a body parser too (docs/security.md).
   let signatureRequired = false;
+  const serveDiscovery = discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances()));
+  // A mounted sub-app is not a member (src/mounted.ts): `/v2/_discovery/…` is its own app's path
+  // then, and the routes a call names are the parent's to check.
   mountDiscovery(
     app,
-    discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances())),
+    (request, response, next) => (isMounted(app) ? next() : serveDiscovery(request, response, next)),
     (request, next) => {
       if (signatureRequired) digestSignedBody(request);
       return served.within(request, next);
     },
-    misrouted,
+    (request, response) => !isMounted(app) && misrouted(request, response),
   );
   // Outside discovery's wrapper, so that pings and leaves in flight are counted too.
   const drain = settings.drain === false ? undefined : new Drain({ timeout: settings.drain.timeout, name: settings.serviceName, logger: settings.logger, leave: () => handle.close(), shared: group !== undefined });
@@ -210,7 +214,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   let choosingHost: Promise<void> | undefined = settings.hostGiven ? undefined : chooseHost(settings, (chosen) => (host = chosen));
   void choosingHost?.then(() => (choosingHost = undefined));
   const start = (port: number): void => {
-    if (closing || cluster.started) return;
+    if (closing || cluster.started || isMounted(app)) return;
     if (choosingHost) {
       void choosingHost.then(() => start(port));
       return;
@@ -260,10 +264,26 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     after(0, () => start(port));
   }
 
+  // Once mounted under an app with a micro, this one stands for that one (src/mounted.ts).
+  const above = (): ExpressMicro | undefined => (isMounted(app) ? microAbove<ExpressMicro>(app) : undefined);
+  let followed: ExpressMicro | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     void cluster.ready.then(resolve);
+    const follow = (): void => {
+      const micro = above();
+      if (micro === undefined || followed !== undefined) return;
+      followed = micro;
+      drain?.dispose();
+      micro.ready.then(resolve, reject);
+      // Listeners added to this handle (and onServiceUp/Down) hear the members of the cluster it
+      // now stands in; the internal events stay with the micro above, which acts on them.
+      for (const event of ['up', 'down', 'discovered', 'removed'] as const) micro.on(event, (instance) => cluster.events.emit(event, instance));
+    };
+    (app as { on?: (event: string, listener: () => void) => unknown }).on?.('mount', () => after(0, follow));
+    after(0, follow);
     after(NOT_LISTENING_AFTER, () => {
-      if (cluster.started || closing) return;
+      follow();
+      if (cluster.started || closing || followed) return;
       reject(
         new ExpressMicroError(
           `express-micro: ${settings.serviceName} is not listening ${NOT_LISTENING_AFTER} ms after expressMicro(): ` +
@@ -315,10 +335,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   });
 
   const handle: ExpressMicro = {
-    services,
+    services: forwardingServices(app, services),
     ready,
     get url() {
-      return cluster.url;
+      return cluster.url ?? above()?.url;
     },
     on(event, listener) {
       cluster.events.on(event, listener);
@@ -328,13 +348,19 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       cluster.events.off(event, listener);
       return handle;
     },
-    peers: () => [...cluster.table.instances()].map(info),
-    metrics: () => metrics.snapshot(cluster.table.instances()),
+    peers: () => above()?.peers() ?? [...cluster.table.instances()].map(info),
+    metrics: () => above()?.metrics() ?? metrics.snapshot(cluster.table.instances()),
     requireSignature() {
       if (!verifier) throw new OptionError('enableHmac', 'must be true to use requireSignature()');
       signatureRequired = true;
       let audiences = [cluster.id];
-      return requireSignature(verifier, { allow, audiences: () => (audiences[0] === cluster.id ? audiences : (audiences = [cluster.id])) });
+      const own = requireSignature(verifier, { allow, audiences: () => (audiences[0] === cluster.id ? audiences : (audiences = [cluster.id])) });
+      // In a mounted sub-app, calls are signed for the member above it: its check decides.
+      let delegated: Middleware | undefined;
+      return (request, response, next) => {
+        const micro = above();
+        (micro ? (delegated ??= micro.requireSignature()) : own)(request, response, next);
+      };
     },
     updateTls(tls) {
       if (!settings.tls) throw new OptionError('tls', 'can be updated only on an instance started with `tls` (its URL is http://)');
@@ -350,5 +376,6 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       return closing;
     },
   };
+  registerMicro(app, handle);
   return handle;
 }

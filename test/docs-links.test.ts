@@ -8,12 +8,6 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { anchors, links, markdownFiles, readMarkdown, ROOT } from './support/markdown.ts';
 
-/**
- * Written on another branch: guides the README already links to and that arrive when that branch
- * is merged. A missing file here is not an error yet; one that exists is checked like any other.
- */
-const WRITTEN_ON_ANOTHER_BRANCH = new Set(['docs/routing.md']);
-
 /** The README's length budget, in lines (issue 28: "at most ~350"). */
 const README_MAX_LINES = 350;
 
@@ -29,9 +23,7 @@ function check(file: string, target: string, read: (file: string) => string): st
   const [path = '', anchor] = target.split('#') as [string, string | undefined];
   const resolved = path === '' ? file : normalize(join(dirname(file), decodeURIComponent(path)));
   if (resolved.startsWith('..')) return `points outside the repository (${resolved})`;
-  if (!existsSync(join(ROOT, resolved))) {
-    return WRITTEN_ON_ANOTHER_BRANCH.has(resolved) ? undefined : `no such file: ${resolved}`;
-  }
+  if (!existsSync(join(ROOT, resolved))) return `no such file: ${resolved}`;
   if (anchor === undefined || anchor === '') return undefined;
   if (!resolved.endsWith('.md') || statSync(join(ROOT, resolved)).isDirectory()) return `an anchor into ${resolved}, which is not Markdown`;
   const known = anchors(read(resolved));

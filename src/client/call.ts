@@ -14,7 +14,7 @@ import { outcomeOf } from './outcome.ts';
 import { rawBody, signedBytes, withoutContentType, type OnceBody, type RawBody } from './body.ts';
 import type { Pool } from './pools.ts';
 import { buildBody, buildPath, decodeAnswer, normalizeArguments } from './request.ts';
-import type { CompiledRoute } from './route-index.ts';
+import { chooseRoute, type CompiledRoute } from './route-index.ts';
 import { writeTrace } from './trace.ts';
 import type { CallArguments, CallOptions } from './types.ts';
 
@@ -295,12 +295,15 @@ async function run(
   let route = first;
   let args: CallArguments | undefined;
   let path = '';
+  // The route actually sent: `route`, or the path of its handler's that the arguments fill.
+  let sending: CompiledRoute | undefined;
   const build = (target: CompiledRoute): void => {
     args = normalizeArguments(target, entry.name, call, given);
-    path = buildPath(entry.name, call, target, args, raw === undefined && target.sendsBody);
+    sending = chooseRoute(target, args);
+    path = buildPath(entry.name, call, sending, args, raw === undefined && sending.sendsBody);
     if (raw === undefined) {
-      signed = body = buildBody(target, args);
-      contentType = target.sendsBody ? 'application/json' : undefined;
+      signed = body = buildBody(sending, args);
+      contentType = sending.sendsBody ? 'application/json' : undefined;
     }
   };
   if (route !== undefined) build(route);
@@ -345,7 +348,7 @@ async function run(
     // A route that moved between versions: this instance's own path (and parameters).
     const own = pool.route ?? pool.routes.get(instance);
     if (own !== undefined && own !== route) build((route = own));
-    const current = route as CompiledRoute;
+    const current = sending as CompiledRoute;
     // The budget is spent: no retry storm. A retry after a refused connection is free: nothing
     // reached the service, so moving on adds no load to it. So is a re-signed one (a 401 runs no handler).
     if (resign === undefined && !counted) {

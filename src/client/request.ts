@@ -15,6 +15,12 @@ function encodeValue(value: unknown): string {
   return encodeURIComponent(typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value));
 }
 
+/** A wildcard's value: `a/b` or `['a', 'b']`, each segment encoded on its own so its slashes stay. */
+function encodeSegments(value: unknown): string {
+  const segments = Array.isArray(value) ? value : String(value).split('/');
+  return segments.map(encodeValue).join('/');
+}
+
 /**
  * Fills the route's path parameters from `args` (URL-encoded) and appends what is left as the
  * query string, unless it goes in a JSON body (`jsonBody`: a POST, PUT or PATCH without a raw
@@ -28,8 +34,10 @@ export function buildPath(service: string, call: string, route: CompiledRoute, a
     const value = args?.[name];
     if (value === undefined || value === null || value === '') {
       if (!route.optional.has(name)) throw new MissingParameterError(service, call, route.path, name);
-      // An optional parameter left out takes its leading slash with it.
-      if (path.endsWith('/')) path = path.slice(0, -1);
+      // An optional parameter left out takes its leading slash (or format dot: `{.:ext}`) with it.
+      if (path.endsWith('/') || path.endsWith('.')) path = path.slice(0, -1);
+    } else if (route.wildcards?.has(name)) {
+      path += encodeSegments(value);
     } else {
       path += encodeValue(value);
     }

@@ -14,10 +14,18 @@ export interface CompiledRoute {
   readonly params: readonly string[];
   /** Parameters that may be left out (`:id?`). */
   readonly optional: ReadonlySet<string>;
+  /** Wildcard parameters (`*name`, Express 4's `*`): their value may span segments (`a/b`, or an array). */
+  readonly wildcards?: ReadonlySet<string>;
   readonly paramSet: ReadonlySet<string>;
   readonly sendsBody: boolean;
   /** Safe to send again to another instance after the connection broke mid-request. */
   readonly idempotent: boolean;
+  /**
+   * Other paths the same handler answers under this name (same method), in the order the app
+   * declared them: a call takes the first of this route and these whose parameters its
+   * arguments fill ({@link chooseRoute}).
+   */
+  readonly alternatives?: readonly CompiledRoute[];
 }
 
 /** A name two or more routes claim: calling it fails and lists them. */
@@ -30,23 +38,38 @@ export type RouteIndex = Map<string, CompiledRoute | Ambiguity>;
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-const PARAM = /:([A-Za-z_$][A-Za-z0-9_$]*)(\?)?/g;
+// `:name` with an Express 4 pattern `(\d+)` and marker `?` after it; `*name` (Express 5); a bare `*` (Express 4).
+const PARAM = /:([A-Za-z_$][A-Za-z0-9_$]*)(?:\([^)]*\))?(\?)?|\*([A-Za-z_$][A-Za-z0-9_$]*)?|[{}]/g;
 
-/** Splits a route path around its `:params` so a call only concatenates. */
+/**
+ * Splits a route path around its parameters so a call only concatenates. Express 5 braces mark
+ * what they hold optional and are not sent; a bare `*` (Express 4) is the parameter `0`, the
+ * next `1`, as Express numbers them in `req.params`.
+ */
 export function compileRoute(method: string, path: string): CompiledRoute {
   const parts: string[] = [];
   const params: string[] = [];
   const optional = new Set<string>();
+  const wildcards = new Set<string>();
+  let text = '';
   let last = 0;
-  // Express 5 marks optional parts with braces (`/users{/:id}`); the braces are not sent.
-  const template = path.replace(/[{}]/g, '');
-  for (const match of template.matchAll(PARAM)) {
-    parts.push(template.slice(last, match.index));
-    params.push(match[1] as string);
-    if (match[2] || path.includes(`{/:${match[1]}}`)) optional.add(match[1] as string);
+  let depth = 0;
+  let stars = 0;
+  for (const match of path.matchAll(PARAM)) {
+    text += path.slice(last, match.index);
     last = (match.index ?? 0) + match[0].length;
+    if (match[0] === '{') depth++;
+    else if (match[0] === '}') depth = Math.max(0, depth - 1);
+    else {
+      const name = match[1] ?? match[3] ?? String(stars++);
+      parts.push(text);
+      text = '';
+      params.push(name);
+      if (match[2] === '?' || depth > 0) optional.add(name);
+      if (match[0][0] === '*') wildcards.add(name);
+    }
   }
-  parts.push(template.slice(last));
+  parts.push(text + path.slice(last));
   return {
     method,
     path,
@@ -55,10 +78,33 @@ export function compileRoute(method: string, path: string): CompiledRoute {
     parts,
     params,
     optional,
+    ...(wildcards.size > 0 ? { wildcards } : {}),
     paramSet: new Set(params),
     sendsBody: BODY_METHODS.has(method),
     idempotent: IDEMPOTENT.has(method),
   };
+}
+
+/**
+ * The route a call with `args` takes: `route` itself, or when its handler answers the name on
+ * other paths too, the first of them whose required parameters `args` fill (docs/routing.md,
+ * "One handler on several paths"). When none is filled, `route`, so the error names its path.
+ * A short list in declaration order, checked against the arguments' keys: no scan of the routes.
+ */
+export function chooseRoute(route: CompiledRoute, args: Readonly<Record<string, unknown>> | undefined): CompiledRoute {
+  const alternatives = route.alternatives;
+  if (alternatives === undefined || fills(route, args)) return route;
+  for (const alternative of alternatives) if (fills(alternative, args)) return alternative;
+  return route;
+}
+
+function fills(route: CompiledRoute, args: Readonly<Record<string, unknown>> | undefined): boolean {
+  for (const name of route.params) {
+    if (route.optional.has(name)) continue;
+    const value = args?.[name];
+    if (value === undefined || value === null || value === '') return false;
+  }
+  return true;
 }
 
 /**
@@ -88,9 +134,26 @@ export function indexRoutes(list: Iterable<RouteDescriptor>, compiledRoutes?: Ma
   }
   const index: RouteIndex = new Map();
   for (const [name, labels] of claims) {
-    index.set(name, labels.length === 1 ? (compiled.get(labels[0] as string) as CompiledRoute) : { ambiguous: labels });
+    const first = compiled.get(labels[0] as string) as CompiledRoute;
+    if (labels.length === 1) index.set(name, first);
+    else if (oneHandler(labels.map((label) => routes.get(label) as RouteDescriptor))) {
+      // Kept with the compiled routes too, so that instances with the same routes share it.
+      const key = `${name}\n${labels.join('\n')}`;
+      let shared = compiledRoutes?.get(key);
+      if (!shared) {
+        shared = { ...first, alternatives: labels.slice(1).map((label) => compiled.get(label) as CompiledRoute) };
+        compiledRoutes?.set(key, shared);
+      }
+      index.set(name, shared);
+    } else index.set(name, { ambiguous: labels });
   }
   return index;
+}
+
+/** Whether the routes are one handler's, on one method: numbered alike by the instance that published them. */
+function oneHandler(routes: readonly RouteDescriptor[]): boolean {
+  const { method, handler } = routes[0] as RouteDescriptor;
+  return handler !== undefined && routes.every((route) => route.handler === handler && route.method === method);
 }
 
 /** Every call name in an index, sorted, for error messages. */

@@ -63,12 +63,18 @@ function parseList<T>(field: string, value: unknown, limit: number, parseItem: (
 
 function parseRoute(value: unknown, index: number): Result<RouteDescriptor> {
   if (!isRecord(value)) return `routes[${index}] is not an object`;
-  const { method, path, names } = value;
+  const { method, path, names, handler } = value;
   if (typeof method !== 'string' || !METHODS.has(method)) return `routes[${index}].method is not an HTTP method`;
   if (typeof path !== 'string' || path[0] !== '/' || path.length > LIMITS.path) return `routes[${index}].path is not a path`;
   if (!Array.isArray(names) || names.length > LIMITS.names) return `routes[${index}].names is not a short array`;
   for (const name of names) if (typeof name !== 'string' || !CALL_NAME.test(name)) return `routes[${index}].names holds a bad name`;
-  return { method, path, names: [...(names as string[])] };
+  const route: RouteDescriptor = { method, path, names: [...(names as string[])] };
+  // Optional: peers before it sent none (their routes then count as distinct handlers).
+  if (handler !== undefined) {
+    if (typeof handler !== 'number' || !Number.isSafeInteger(handler) || handler < 0 || handler >= LIMITS.routes) return `routes[${index}].handler is not a handler number`;
+    route.handler = handler;
+  }
+  return route;
 }
 
 /** Checks an instance's self-description. */

@@ -26,8 +26,10 @@ export interface MountLayer {
 export function mountPaths(layer: MountLayer): string[] | undefined {
   if ('rawPath' in layer) {
     const raw = layer.rawPath;
-    if (typeof raw === 'string') return [trimSlash(raw)];
-    if (Array.isArray(raw)) return raw.filter((p): p is string => typeof p === 'string').map(trimSlash);
+    // A wildcard mount (`/files/*rest`) takes the rest of the path greedily: the router below it
+    // sees `/`, so its routes are not answered where they would be published.
+    if (typeof raw === 'string') return WILDCARD.test(raw) ? undefined : [trimSlash(raw)];
+    if (Array.isArray(raw)) return raw.filter((p): p is string => typeof p === 'string' && !WILDCARD.test(p)).map(trimSlash);
     return undefined;
   }
   if (layer.slash === true) return [''];
@@ -38,6 +40,7 @@ export function mountPaths(layer: MountLayer): string[] | undefined {
   return fromExpress4(regexp.source, keys)?.map(trimSlash);
 }
 
+const WILDCARD = /(?<!\\)\*/;
 // What path-to-regexp 0.1 emits for `/:name` and `/:name?` (Node may print `/` as `\/` in classes).
 const PARAM_GROUP = /\(\?:\\\/\(\[\^\\?\/\]\+\?\)\)(\??)/y;
 // Where a non-ending path stops: `/?` unless strict, then a lookahead. Arrays join with `|`.

@@ -1,5 +1,5 @@
 /**
- * The conventional call name of a route (the README's "Route names"): a verb from the method and
+ * The conventional call name of a route (docs/routing.md, "Names"): a verb from the method and
  * a noun from the path, so that anonymous handlers can be called by name too.
  *
  * `GET /users/:id` → `getUser`, `GET /users` → `getUsers`, `GET /users/:id/orders` →
@@ -16,7 +16,9 @@
  * - An optional parameter (`:id?` in Express 4, `{/:id}` in Express 5) identifies nothing, since
  *   the route also answers without it: `GET /users/:id?` → `getUsers`.
  * - Wildcards (`*`, `*splat`, `{*splat}`, `:path*`) and segments that mix text and parameters
- *   (`:from-:to`, `file.:ext`) neither name nor identify: `GET /files/*` → `getFiles`.
+ *   (`:from-:to`, `file.:ext`) neither name nor identify: `GET /files/*` → `getFiles`. An
+ *   optional format is the exception, the segment's text names: `GET /exports{.:format}` and
+ *   `GET /exports.:format?` → `getExports`.
  * - `api` and version segments (`v1`, `v2.1`) are dropped before anything else, so
  *   `/api/v1/users/:id` names like `/users/:id`.
  * - No verb for the method (HEAD, OPTIONS, `.all()`) or no static noun (`/`, `/:id`, `/*`,
@@ -41,6 +43,8 @@ type Segment =
 // `:name`, with an Express 4 regexp `(\d+)` and optional marker `?` allowed after it.
 const PARAM = /^:([A-Za-z_$][\w$]*)(?:\([^)]*\))?(\?)?$/;
 const NOT_NAMING = /^(?:api|v\d+(?:\.\d+)*)$/i;
+const FORMAT = /^\.:[A-Za-z_$][\w$]*$/;
+const OPTIONAL_FORMAT = /^(.+)\.:[A-Za-z_$][\w$]*\?$/;
 
 /**
  * The conventional name of a route, or `undefined` when the method has no verb or the path no
@@ -71,6 +75,7 @@ function parse(path: string): Segment[] {
   let text = '';
   let optional = false;
   let depth = 0;
+  let group = 0;
   const flush = (): void => {
     if (text !== '') segments.push(classify(text, optional));
     text = '';
@@ -79,9 +84,16 @@ function parse(path: string): Segment[] {
   for (let i = 0; i < path.length; i++) {
     const char = path[i] as string;
     if (char === '\\') text += path[++i] ?? '';
-    else if (char === '{') depth++;
-    else if (char === '}') depth = Math.max(0, depth - 1);
-    else if (char === '/') flush();
+    else if (char === '{') {
+      if (depth++ === 0) group = text.length;
+    } else if (char === '}') {
+      depth = Math.max(0, depth - 1);
+      // An optional format (`/exports{.:format}`) leaves the segment's own text to name it.
+      if (depth === 0 && group > 0 && FORMAT.test(text.slice(group))) {
+        text = text.slice(0, group);
+        optional = false;
+      }
+    } else if (char === '/') flush();
     else {
       text += char;
       if (depth > 0) optional = true;
@@ -92,6 +104,9 @@ function parse(path: string): Segment[] {
 }
 
 function classify(text: string, optional: boolean): Segment {
+  // Express 4's optional format (`/exports.:format?`), as `{.:format}` above.
+  const format = OPTIONAL_FORMAT.exec(text);
+  if (format?.[1] !== undefined && !/[:*?+()]/.test(format[1])) return { kind: 'static', text: format[1] };
   if (!/[:*?+()]/.test(text)) return { kind: 'static', text };
   const param = PARAM.exec(text);
   if (param?.[1] === undefined) return { kind: 'dynamic' };

@@ -18,13 +18,14 @@
  *   a URL from them.
  * - Routers mounted with `app.use(path, router)` are walked with their prefix when it can be
  *   recovered (see mount.ts: always on Express 4 and router@2.3+, only root mounts on older
- *   Express 5 routers). Sub-apps (`app.use(path, otherApp)`) hide their router in a closure and
- *   are left out. Everything under `/_discovery` is ours, not the app's, and is left out.
+ *   Express 5 routers). Sub-apps (`app.use(path, otherApp)`) are walked the same way, at any
+ *   depth; their router hides in a closure, found as sub-app.ts says. Everything under `/_discovery` is ours, not the app's, and is left out.
  * - Odd shapes never throw: whatever cannot be read is skipped.
  */
 
 import { deriveName } from './names.ts';
 import { mountPaths, type MountLayer } from './mount.ts';
+import { mountedApp } from './sub-app.ts';
 import type { RouteDescriptor } from './types.ts';
 
 type Bag = Record<string, unknown>;
@@ -41,12 +42,42 @@ interface ExpressRoute {
   stack?: unknown;
 }
 
+/** What one read collects: the routes by `METHOD path`, and the routes each handler answers. */
+interface Found {
+  readonly routes: Map<string, RouteDescriptor>;
+  readonly handlers: Map<unknown, RouteDescriptor[]>;
+}
+
 /** The routes the app serves now, as plain JSON-ready objects, in registration order. */
 export function readRoutes(app: unknown): RouteDescriptor[] {
-  const found = new Map<string, RouteDescriptor>();
+  const found: Found = { routes: new Map(), handlers: new Map() };
   const stack = rootStack(app);
   if (stack !== undefined) walk(stack, '', found, new Set());
-  return [...found.values()];
+  numberSharedHandlers(found.handlers);
+  return [...found.routes.values()];
+}
+
+/**
+ * Routes answered by one handler function (a path array, the same function registered twice, a
+ * router mounted at two paths) get the same `handler` number when two of them share a name, so
+ * that the name is not ambiguous. Other routes carry no number (the seed's shape).
+ */
+function numberSharedHandlers(handlers: Map<unknown, RouteDescriptor[]>): void {
+  let next = 0;
+  for (const routes of handlers.values()) {
+    if (routes.length < 2) continue;
+    const seen = new Set<string>();
+    let shared = false;
+    for (const route of routes) {
+      for (const name of route.names) {
+        if (seen.has(name)) shared = true;
+        seen.add(name);
+      }
+    }
+    if (!shared) continue;
+    const number = next++;
+    for (const route of routes) route.handler = number;
+  }
 }
 
 function rootStack(app: unknown): unknown[] | undefined {
@@ -64,7 +95,7 @@ function rootStack(app: unknown): unknown[] | undefined {
   return stackOf(app);
 }
 
-function walk(stack: unknown[], prefix: string, found: Map<string, RouteDescriptor>, open: Set<unknown[]>): void {
+function walk(stack: unknown[], prefix: string, found: Found, open: Set<unknown[]>): void {
   for (const layer of stack) {
     try {
       if (!isBag(layer)) continue;
@@ -77,8 +108,11 @@ function walk(stack: unknown[], prefix: string, found: Map<string, RouteDescript
   }
 }
 
-function walkMounted(layer: ExpressLayer, prefix: string, found: Map<string, RouteDescriptor>, open: Set<unknown[]>): void {
-  const stack = stackOf(layer.handle);
+function walkMounted(layer: ExpressLayer, prefix: string, found: Found, open: Set<unknown[]>): void {
+  // A sub-app (`app.use('/v2', subApp)`) is walked like a router: its routes answer under the mount path.
+  // A sub-app given to a router (`router.use('/x', subApp)`) is the layer's handle itself.
+  const subApp = stackOf(layer.handle) === undefined ? (isApp(layer.handle) ? layer.handle : mountedApp(layer.handle)) : undefined;
+  const stack = subApp === undefined ? stackOf(layer.handle) : rootStack(subApp);
   // `open` guards against a router mounted inside itself.
   if (stack === undefined || open.has(stack)) return;
   for (const mount of mountPaths(layer) ?? []) {
@@ -93,7 +127,7 @@ function walkMounted(layer: ExpressLayer, prefix: string, found: Map<string, Rou
 // Methods nobody declares one by one in a REST app: together, the sign of `app.all()`.
 const SPREAD_BY_ALL = ['get', 'post', 'put', 'patch', 'delete', 'm-search', 'unsubscribe'];
 
-function addRoute(route: ExpressRoute, prefix: string, found: Map<string, RouteDescriptor>): void {
+function addRoute(route: ExpressRoute, prefix: string, found: Found): void {
   const methods = isBag(route.methods) ? route.methods : {};
   if (SPREAD_BY_ALL.every((m) => methods[m] === true)) return;
   const layers = Array.isArray(route.stack) ? route.stack : [];
@@ -103,10 +137,20 @@ function addRoute(route: ExpressRoute, prefix: string, found: Map<string, RouteD
     for (const key of Object.keys(methods)) {
       if (key === '_all' || methods[key] !== true) continue;
       const method = key.toUpperCase();
-      const names = [ownName(lastHandler(layers, key)), deriveName(method, full)];
-      const descriptor = found.get(`${method} ${full}`) ?? { method, path: full, names: [] };
+      const handler = lastHandler(layers, key);
+      const names = [ownName(handler), deriveName(method, full)];
+      let descriptor = found.routes.get(`${method} ${full}`);
+      if (descriptor === undefined) {
+        descriptor = { method, path: full, names: [] };
+        found.routes.set(`${method} ${full}`, descriptor);
+        // Express serves a path declared twice from the first declaration: its handler counts.
+        if (typeof handler === 'function') {
+          const answered = found.handlers.get(handler);
+          if (answered) answered.push(descriptor);
+          else found.handlers.set(handler, [descriptor]);
+        }
+      }
       for (const name of names) if (name !== undefined && !descriptor.names.includes(name)) descriptor.names.push(name);
-      found.set(`${method} ${full}`, descriptor);
     }
   }
 }
@@ -141,6 +185,10 @@ function join(prefix: string, path: string): string {
 function isDiscovery(path: string): boolean {
   const lower = path.toLowerCase();
   return lower === '/_discovery' || lower.startsWith('/_discovery/');
+}
+
+function isApp(value: unknown): value is Bag {
+  return typeof value === 'function' && typeof (value as { handle?: unknown }).handle === 'function' && typeof (value as { set?: unknown }).set === 'function';
 }
 
 function stackOf(value: unknown): unknown[] | undefined {

@@ -11,4 +11,11 @@ export interface RouteDescriptor {
   path: string;
   /** Call names, best first: the handler's own function name, then the derived name. */
   names: string[];
+  /**
+   * Present only on routes whose handler function answers other routes of this instance too (a
+   * path array, one function registered on several paths): the same small number on each of
+   * them, unique within the instance. A name such routes share is one call with alternatives,
+   * not an ambiguity. Peers that send no number have distinct handlers.
+   */
+  handler?: number;
 }

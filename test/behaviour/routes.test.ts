@@ -84,6 +84,11 @@ describe('deriveName', () => {
     ['GET', '/files{/*path}', 'getFiles'],
     ['GET', '/files/:path*', 'getFiles'],
     ['GET', '/flights/:from-:to', 'getFlights'],
+    // an optional format names by the segment's text; a required one mixes text and a parameter
+    ['GET', '/exports{.:format}', 'getExports'],
+    ['GET', '/exports.:format?', 'getExports'],
+    ['GET', '/users/:id{.:format}', 'getUser'],
+    ['GET', '/files/file.:ext', 'getFiles'],
     ['GET', '/users/:id/', 'getUser'],
   ])('%s %s → %s', (method, path, expected) => {
     expect(deriveName(method, path)).toBe(expected);

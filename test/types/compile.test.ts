@@ -45,10 +45,14 @@ export async function correct(): Promise<unknown[]> {
   const at: string | undefined = audit[0]?.at;
   const removed: undefined = await services.userService.deleteUser(3);
   const health: string = await services.userService.getHealth();
-  const files = await services.userService.getFiles<{ any: string }>(); // unknown answer: the caller says
+  const files = await services.userService.getFiles<{ any: string }>({ splat: 'a/b' }); // unknown answer: the caller says; *splat is a parameter
   await services.userService.$call('GET', '/teams/:id', { id: 1 }); // an ambiguous name, by path
   const pinned = await services.userService.$with({ version: '2' }).getUser({ id: 7 }); // the same typed client, restricted
   const pinnedName: string = pinned.name;
+  await services.userService.findItem({ id: 1 }); // one handler on three paths: one call
+  await services.userService.findItem(2);
+  const report = await services.userService.getReport({ reportId: 'r1' }); // a sub-app's route
+  const rows: number = report.rows;
   const order = await services.orderService.getOrder({ orderId: 'o1' });
   const quantity: number = order.items[0]?.quantity ?? 0;
   const note: string | undefined = order.note;
@@ -60,7 +64,7 @@ export async function correct(): Promise<unknown[]> {
   const canaryName: string = canary.name;
   await services['user-service'].$with({ version: '2' }).$with({ zone: 'a' }).$call('GET', '/teams/:id', { id: 1 });
   const pinnedOrder: boolean = (await services.order_service.$with({ version: '2' }).createOrder({ item: 'pen' })).created;
-  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, canaryName, pinnedOrder, pinnedName];
+  return [name, created, email, role, same.id, snake.tags, first, currency, at, removed, health, files.any, quantity, note, orders.length, ok, canaryName, pinnedOrder, pinnedName, rows];
 }
 `;
 

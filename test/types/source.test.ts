@@ -38,9 +38,9 @@ async function listen(made: { app: { listen: Function }; micro: { close(): Promi
   return service;
 }
 
-/** `METHOD path: names` lines, sorted: what a service publishes, without answer types. */
+/** `METHOD path: names` lines (and `#n`, the handler number), sorted: what a service publishes, without answer types. */
 function published(service: ServiceModel | undefined): string[] {
-  return (service?.routes ?? []).map((route) => `${route.method} ${route.path}: ${[...route.names].sort().join(' ')}`).sort();
+  return (service?.routes ?? []).map((route) => `${route.method} ${route.path}: ${[...route.names].sort().join(' ')}${route.handler === undefined ? '' : ` #${route.handler}`}`).sort();
 }
 
 let fromSource: readonly ServiceModel[] = [];
@@ -74,12 +74,16 @@ describe('reading a service from its source', () => {
     expect(live).toContain('PATCH /api/v1/accounts/:accountId/status: patchAccountStatus setStatus');
     expect(live).toContain('POST /sessions: createSession openSession');
     expect(live).toContain('GET /teams/:id: findById getTeam');
+    expect(live).toContain('GET /things/:id: findItem getThing #0');
+    expect(live).toContain('GET /stock/:id: findItem getStock #0');
+    expect(live).toContain('GET /latest/ops/health/details: getDetails getHealthDetails #2');
   });
 
   it('finds exactly the routes and call names the running Express 4 service publishes (a router given to a function, an async wrapper, :param?)', () => {
     const live = published(find(fromCluster, 'order-service'));
     expect(live).toContain('GET /shop/reports/daily: getDaily');
     expect(live).toContain('GET /shop/users/:userId/orders/:orderId?: getUserOrders');
+    expect(live).toContain('GET /admin/audit/:entryId: getAudit');
     expect(published(find(fromSource, 'order-service'))).toEqual(live);
   });
 

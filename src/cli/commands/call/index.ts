@@ -4,7 +4,7 @@
  * own route index, the request built with its own helpers and signed as members sign theirs, and
  * failures are the library's own error classes. It does not join the cluster.
  */
-import { callNames, indexRoutes } from '../../../client/route-index.ts';
+import { callNames, chooseRoute, indexRoutes } from '../../../client/route-index.ts';
 import { serviceKey } from '../../../discovery/service-name.ts';
 import { AmbiguousRouteError, ExpressMicroError, RemoteError, RouteNotFoundError, ServiceUnavailableError } from '../../../errors/index.ts';
 import type { RouteDescriptor } from '../../../routes/index.ts';
@@ -125,7 +125,7 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
     const answer = await sendCall({
       service: service.name,
       call: callName,
-      route: found,
+      route: chooseRoute(found, args),
       args,
       instances: candidates(clusterViewOf(answers, unreachable, at).rows, key),
       known,

@@ -23,9 +23,12 @@ function routesOf(value: unknown): RouteDescriptor[] {
   const routes: RouteDescriptor[] = [];
   for (const item of value) {
     if (!isRecord(item)) continue;
-    const { method, path, names } = item;
+    const { method, path, names, handler } = item;
     if (typeof method !== 'string' || typeof path !== 'string' || !path.startsWith('/') || !Array.isArray(names)) continue;
-    routes.push({ method: method.toUpperCase(), path, names: names.filter((name): name is string => typeof name === 'string' && CALL_NAME.test(name)) });
+    const route: RouteDescriptor = { method: method.toUpperCase(), path, names: names.filter((name): name is string => typeof name === 'string' && CALL_NAME.test(name)) };
+    // The handler number that makes a name one handler carries on several paths one call (docs/routing.md).
+    if (typeof handler === 'number' && Number.isSafeInteger(handler) && handler >= 0 && handler < 1000) route.handler = handler;
+    routes.push(route);
   }
   return routes;
 }

@@ -86,7 +86,7 @@ function argumentType(route: CompiledRoute): string {
   return `{ ${fields.join('')}[key: string]: unknown }`;
 }
 
-function callLines(name: string, route: CompiledRoute, model: RouteModel | undefined): string[] {
+function callLines(name: string, route: CompiledRoute, model: RouteModel | undefined, lone: boolean): string[] {
   const answer = model?.answer;
   const generic = answer === undefined ? '<T = unknown>' : '';
   const result = `Promise<${answer ?? 'T'}>`;
@@ -95,7 +95,7 @@ function callLines(name: string, route: CompiledRoute, model: RouteModel | undef
   const required = params.some((param) => !route.optional.has(param));
   const lines = [`  ${comment}`, `  ${name}${generic}(args${required ? '' : '?'}: ${argumentType(route)}, options?: CallOptions): ${result};`];
   // `getUser(7)`: a lone value fills a route's only parameter (client/proxy.ts).
-  const only = params.length === 1 ? (params[0] as string) : undefined;
+  const only = lone && params.length === 1 ? (params[0] as string) : undefined;
   if (only !== undefined) {
     const lone = IDENTIFIER.test(only) && !RESERVED_WORDS.has(only) ? only : 'value';
     lines.push(`  ${name}${generic}(${lone}: string | number, options?: CallOptions): ${result};`);
@@ -129,7 +129,11 @@ function serviceLines(service: ServiceModel, typeName: string): { lines: string[
       continue;
     }
     calls++;
-    lines.push(...callLines(name, compileRoute(found.method, found.path), models.get(`${found.method} ${found.path}`)));
+    // One handler on several paths: one overload per path, in the order the call tries them; a
+    // lone value fills the first path's only parameter (client/proxy.ts).
+    [found, ...(found.alternatives ?? [])].forEach((route, index) => {
+      lines.push(...callLines(name, compileRoute(route.method, route.path), models.get(`${route.method} ${route.path}`), index === 0));
+    });
   }
   lines.push('}');
   return { lines, calls };

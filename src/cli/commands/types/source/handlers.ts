@@ -13,6 +13,12 @@ export interface HandlerReader {
   nameOf(expression: TS.Expression): string | undefined;
   /** The function the expression evaluates to, or the one a wrapper (`asyncHandler(fn)`) is given. */
   functionOf(expression: TS.Expression): TS.SignatureDeclaration | undefined;
+  /**
+   * What stands for the function object the expression evaluates to, alike for two expressions
+   * that give the same object at run time: a name's declaration (`getItem` registered twice), else
+   * the expression itself (an inline function, a `wrap(fn)` or `fn.bind(x)` made per registration).
+   */
+  identityOf(expression: TS.Expression): TS.Node;
 }
 
 const MAX_HOPS = 8;
@@ -77,5 +83,10 @@ export function handlerReader(source: Source): HandlerReader {
     return undefined;
   }
 
-  return { nameOf: (expression) => nameOf(expression), functionOf: (expression) => functionOf(expression) };
+  function identityOf(expression: TS.Expression): TS.Node {
+    const node = strip(expression);
+    return ts.isIdentifier(node) || ts.isPropertyAccessExpression(node) ? (declarationOf(node) ?? node) : node;
+  }
+
+  return { nameOf: (expression) => nameOf(expression), functionOf: (expression) => functionOf(expression), identityOf };
 }

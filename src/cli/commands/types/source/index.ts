@@ -63,7 +63,7 @@ export async function readSources(apps: readonly AppSource[]): Promise<SourceRes
       throw new CliError(`--app ${app.label}: the service's name is not a literal serviceName in its expressMicro() call; give it with --name after --app`);
     }
     if (!SERVICE_NAME.test(name)) throw new CliError(`--app ${app.label}: ${JSON.stringify(name)} is not a service name (1-100 of A-Z a-z 0-9 . _ -)`);
-    const published = publishedRoutes(collectRegistrations(shared, calls, service.app), service.app, (handler) => handlers.nameOf(handler));
+    const published = publishedRoutes(collectRegistrations(shared, calls, service.app), service.app, (handler) => handlers.nameOf(handler), (handler) => handlers.identityOf(handler));
     const routes: RouteModel[] = published.map(({ route, handlers: list }) => {
       const answer = combine(list.map((handler) => answers.answerOf(handler === undefined ? undefined : handlers.functionOf(handler))));
       return { ...route, answer: answer.type, note: answer.note };

@@ -3,8 +3,9 @@
  * (`target.get(path, …handlers)`, `target.route(path).get(…)`, `.all()`) and mounted routers
  * (`target.use('/prefix', router)`). Routers are found from the app outwards: a variable made with
  * `Router()` that a known target mounts, a function that returns one, and parameters of functions
- * that a known target is passed to. Sub-apps (`app.use('/x', express())`) are left out, as the
- * running service leaves them out.
+ * that a known target is passed to. Sub-apps are routers here too (`const v2 = express();
+ * app.use('/v2', v2)`: a variable made by the call that made the app), as the running service
+ * publishes their routes under the mount path.
  */
 import type * as TS from 'typescript';
 import type { Source } from './syntax.ts';
@@ -60,6 +61,22 @@ export function collectRegistrations(source: Source, calls: readonly TS.CallExpr
     return undefined;
   }
 
+  /** The function that made the app (`express` in `const app = express()`), if the source shows it. */
+  const appFactory = ((): TS.Symbol | undefined => {
+    const declaration = app.valueDeclaration;
+    if (declaration === undefined || !ts.isVariableDeclaration(declaration) || declaration.initializer === undefined) return undefined;
+    const initializer = strip(declaration.initializer);
+    return ts.isCallExpression(initializer) ? symbolOf(initializer.expression) : undefined;
+  })();
+
+  /** A sub-app: a variable made by the same call as the app (`const v2 = express()`). */
+  function isSubAppDeclaration(symbol: TS.Symbol): boolean {
+    const declaration = symbol.valueDeclaration;
+    if (appFactory === undefined || declaration === undefined || !ts.isVariableDeclaration(declaration) || declaration.initializer === undefined) return false;
+    const initializer = strip(declaration.initializer);
+    return ts.isCallExpression(initializer) && symbolOf(initializer.expression) === appFactory;
+  }
+
   /** The router an argument of `use()` is: a router variable, or what a function returns (`app.use(usersRouter())`). */
   function mountedRouter(argument: TS.Expression): TS.Symbol | undefined {
     const node = strip(argument);
@@ -77,7 +94,7 @@ export function collectRegistrations(source: Source, calls: readonly TS.CallExpr
       return found;
     }
     const symbol = symbolOf(node);
-    return symbol !== undefined && (targets.has(symbol) ? symbol !== app : isRouterDeclaration(symbol)) ? symbol : undefined;
+    return symbol !== undefined && (targets.has(symbol) ? symbol !== app : isRouterDeclaration(symbol) || isSubAppDeclaration(symbol)) ? symbol : undefined;
   }
 
   function isPathArgument(argument: TS.Expression | undefined): boolean {

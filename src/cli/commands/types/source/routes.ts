@@ -24,12 +24,24 @@ function namedFunction(name: string | undefined): () => void {
   return handler;
 }
 
-/** What `app` publishes; `nameOf` gives each handler's run-time name. */
+/**
+ * What `app` publishes; `nameOf` gives each handler's run-time name, `identityOf` what is one
+ * function at run time (one stand-in function each, so readRoutes numbers the handlers that
+ * answer several routes as the running service does).
+ */
 export function publishedRoutes(
   registrations: ReadonlyMap<TS.Symbol, readonly Registration[]>,
   app: TS.Symbol,
   nameOf: (handler: TS.Expression) => string | undefined,
+  identityOf: (handler: TS.Expression) => unknown = (handler) => handler,
 ): PublishedRoute[] {
+  const functions = new Map<unknown, () => void>();
+  const functionFor = (handler: TS.Expression): (() => void) => {
+    const identity = identityOf(handler);
+    let made = functions.get(identity);
+    if (made === undefined) functions.set(identity, (made = namedFunction(nameOf(handler))));
+    return made;
+  };
   /** Express's shape for the app, with the route registrations `include` lets in. */
   function layout(include: (registration: RouteRegistration) => boolean): unknown {
     const made = new Map<TS.Symbol, { stack: unknown[] }>();
@@ -49,7 +61,7 @@ export function publishedRoutes(
             route: {
               path: registration.path,
               methods: { [registration.method]: true },
-              stack: registration.handlers.map((handler) => ({ method, handle: namedFunction(nameOf(handler)) })),
+              stack: registration.handlers.map((handler) => ({ method, handle: functionFor(handler) })),
             },
           });
         }
