@@ -8,7 +8,7 @@ import express from 'express';
 import express4 from 'express4';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildRouteIndex, indexRoutes } from '../../src/client/route-index.ts';
+import { indexRoutes } from '../../src/client/route-index.ts';
 import { parseDescriptor } from '../../src/discovery/validate.ts';
 import expressMicro, { AmbiguousRouteError, MissingParameterError, type ExpressMicro } from '../../src/index.ts';
 import { discovery, SECRET, startService, stopAll, upInstances, waitFor } from '../helpers.ts';
@@ -196,13 +196,17 @@ describe('the handler number on the wire', () => {
   });
 
   it("never takes two instances' equal numbers for one handler", () => {
-    const instance = (routes: unknown[]): unknown => ({ routes });
-    // Two versions side by side: each numbers its own getItem handler 0, on a different path.
-    const mixed = buildRouteIndex({ instances: [instance([{ method: 'GET', path: '/items/:id', names: ['getItem'], handler: 0 }]), instance([{ method: 'GET', path: '/things/:id', names: ['getItem'], handler: 0 }])] } as never);
-    expect(mixed.get('getItem')).toEqual({ ambiguous: ['GET /items/:id', 'GET /things/:id'] });
-    // Two instances of one version: the routes of the last one listed, one handler.
-    const both = [{ method: 'GET', path: '/items/:id', names: ['getItem'], handler: 0 }, { method: 'GET', path: '/things/:id', names: ['getItem'], handler: 0 }];
-    const same = buildRouteIndex({ instances: [instance(both), instance(both)] } as never);
-    expect(same.get('getItem')).toMatchObject({ path: '/items/:id', alternatives: [{ path: '/things/:id' }] });
+    // Each instance's routes are indexed on their own (client/pools.ts), so handler numbers never
+    // meet across instances: two versions side by side each number their own getItem 0, on a
+    // different path, and each index holds one route for it (the call goes to the chosen
+    // instance's own path), never one handler of the two.
+    const v1 = indexRoutes([{ method: 'GET', path: '/items/:id', names: ['getItem'], handler: 0 }]);
+    const v2 = indexRoutes([{ method: 'GET', path: '/things/:id', names: ['getItem'], handler: 0 }]);
+    expect(v1.get('getItem')).toMatchObject({ path: '/items/:id' });
+    expect(v1.get('getItem')).not.toHaveProperty('alternatives');
+    expect(v2.get('getItem')).toMatchObject({ path: '/things/:id' });
+    // One instance whose one handler answers both paths: one call with an alternative.
+    const both = indexRoutes([{ method: 'GET', path: '/items/:id', names: ['getItem'], handler: 0 }, { method: 'GET', path: '/things/:id', names: ['getItem'], handler: 0 }]);
+    expect(both.get('getItem')).toMatchObject({ path: '/items/:id', alternatives: [{ path: '/things/:id' }] });
   });
 });
