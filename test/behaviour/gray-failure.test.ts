@@ -67,10 +67,12 @@ describe('a slow instance', () => {
   // event loop, so the fast instances' pauses are long and frequent and the share noisier: with 4
   // in flight it was 0.1–1.7% (the balancer before issue 22: 1.9–2.9%), with 16 0.1–1.0% (before:
   // 4.0–4.6%). The bounds leave room for that: 16 in flight is the case that tells the two apart;
-  // 4 in flight catches a balancer that stops preferring the fast instances.
+  // 4 in flight catches a balancer that stops preferring the fast instances. On a machine busy with
+  // other work 16 in flight reached 2.4% (Deno, load average 7 on 2 cores), hence 3%: still under
+  // the old balancer's lowest.
   for (const [parallel, bound] of [
     [4, 0.04],
-    [16, 0.02],
+    [16, 0.03],
   ] as const) {
     it(`gets under ${bound * 100}% of the calls after warm-up with ${parallel} in flight, and its share back once it is fast again`, async () => {
       const lagging: Behaviour = { status: 200, delay: 20 };

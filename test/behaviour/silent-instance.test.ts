@@ -78,7 +78,10 @@ describe('an instance that goes silent mid-load', () => {
   }, 40_000);
 
   it('fails no GET by the re-issue on DOWN alone, with the per-attempt timeout off', async () => {
-    const { second, getUser } = await cluster({ timeout: 5000, attemptTimeout: false });
+    // DOWN comes after the suspicion: up to 6 × 4 × 200 ms = 4.8 s when only one member suspects,
+    // longer on a loaded machine. The deadline must outlast that, or a GET fails by the deadline
+    // with the re-issue working; 20 s still fails the test if the re-issue never happens.
+    const { second, getUser } = await cluster({ timeout: 20_000, attemptTimeout: false });
     const result = await loadWithSilence(getUser, second, 200, 400);
     // Deno's runner shortens arrays in assertion messages: name the first failures in full.
     if (result.failed.length > 0) console.info(`${result.failed.length} failed, first: ${result.failed.slice(0, 3).join(' | ')}`);
