@@ -175,8 +175,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
    */
   start(url: string, id?: string): void {
     if (this.#closed || !this.#member.start(url, id)) return;
-    // Staggered, as memberlist does: members started together do not push-pull in step.
-    this.#lastPushPull = this.#clock.now() - Math.floor(this.#random() * PUSH_PULL_ROUNDS * this.#settings.pingInterval);
+    this.#lastPushPull = this.#clock.now();
     this.#schedule();
     void this.#join().then(() => this.#resolveReady());
   }
