@@ -4,6 +4,7 @@ import { monotonicNow, randomHex, resolveAddresses, TransportError, type Timer }
 import { Broadcasts } from './broadcasts.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Emitter } from './emitter.ts';
+import { HeardOf } from './heard-of.ts';
 import { LocalHealth } from './local-health.ts';
 import { LocalMember, type Identity } from './local-member.ts';
 import { minimumSuspicion, Suspicion } from './suspicion.ts';
@@ -67,6 +68,8 @@ const PUSH_PULL_ROUNDS = 10;
 const DESCRIBE_CONCURRENCY = 8;
 /** Up to this many members, a leaver tells each; above, a few, and gossip does the rest. */
 const TELL_ALL_ON_LEAVE = 32;
+/** Members heard of but not described within this many intervals are reported (once per backlog). */
+const DESCRIBE_LATE_INTERVALS = 10;
 
 type ProbeResult = 'ack' | 'fail' | 'gone';
 
@@ -106,6 +109,14 @@ export class Cluster implements MembershipSource, GossipProtocol {
    */
   readonly #departed = new Map<string, number>();
   readonly #describeQueue = new Set<string>();
+  /** Members heard of but not described yet: described again, with backoff, until they are. */
+  readonly #heardOf: HeardOf;
+  /**
+   * A backlog of members not described in time was reported: said again only after members were
+   * described and none is left waiting (members merely forgotten do not end it).
+   */
+  #describeLate = false;
+  #describedSinceLate = false;
   #describing = 0;
   #hot: MemberState[] = [];
   #hotTimer: Timer | undefined;
@@ -115,6 +126,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
   #probing = false;
   #reconnectNext = 0;
   #rounds = 0;
+  /** When the last periodic push-pull started (clock time, so a slow, stretched round does not delay it). */
   #lastPushPull = 0;
   #seeds: string[] = [];
   /** What each seed name last resolved to, so a change is logged once. */
@@ -133,6 +145,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
     // death is confirmed, with its reason.
     this.events.on('up', (instance) => settings.logger.info(`express-micro: ${instance.service} at ${instance.url} is UP`));
     this.table = new MembershipTable(this.events);
+    this.#heardOf = new HeardOf(settings.pingInterval, settings.forgetAfter, this.#random);
     this.#member = new LocalMember(settings.name, settings.id ?? randomHex(8), this.table, readRoutes, () => this.#clock.now(), settings.identity);
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
@@ -162,6 +175,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
    */
   start(url: string, id?: string): void {
     if (this.#closed || !this.#member.start(url, id)) return;
+    this.#lastPushPull = this.#clock.now();
     this.#schedule();
     void this.#join().then(() => this.#resolveReady());
   }
@@ -243,8 +257,32 @@ export class Cluster implements MembershipSource, GossipProtocol {
         if (!this.#closed) this.#admit(answer.self);
       }).finally(() => {
         this.#describing--;
+        // Not admitted: a member heard of is tried again later (`#retryDescribes`), not forgotten.
+        this.#heardOf.failed(url, this.#clock.now());
         this.#pumpDescribes();
       });
+    }
+  }
+
+  /**
+   * Describes again the members heard of whose retry is due, and says once (not every round)
+   * when members stay undescribed: while they do, calls cannot reach them.
+   */
+  #retryDescribes(now: number): void {
+    for (const url of this.#heardOf.due(now)) this.#describe(url);
+    const after = DESCRIBE_LATE_INTERVALS * this.#settings.pingInterval;
+    const { late, failing } = this.#heardOf.late(now, after);
+    if (late > 0 && !this.#describeLate) {
+      this.#describeLate = true;
+      this.#describedSinceLate = false;
+      this.#settings.logger.warn(
+        `express-micro: ${late} members heard of are still not described after ${after / 1000} s (${failing} of them failed at least once; ` +
+          `${this.#describeQueue.size} describes waiting, ${this.#describing} in flight, at most ${DESCRIBE_CONCURRENCY} at once): calls cannot reach them until they are. ` +
+          'This instance may be short of CPU or network, or cut off from them; it keeps trying',
+      );
+    } else if (this.#describeLate && this.#describedSinceLate && this.#heardOf.size === 0) {
+      this.#describeLate = false;
+      this.#settings.logger.info('express-micro: every member heard of is described now');
     }
   }
 
@@ -301,7 +339,9 @@ export class Cluster implements MembershipSource, GossipProtocol {
    */
   #admit(descriptor: Descriptor, inbound = false): void {
     const self = this.#member.require();
-    if (descriptor.id === self.id || descriptor.url === self.url || this.#departed.has(descriptor.id) || this.#refusesPlain(descriptor.url)) return;
+    if (descriptor.id === self.id || descriptor.url === self.url) return;
+    if (this.#heardOf.described(descriptor.url)) this.#describedSinceLate = true;
+    if (this.#departed.has(descriptor.id) || this.#refusesPlain(descriptor.url)) return;
     const now = this.#clock.now();
     const known = this.table.get(descriptor.id);
     if (!known && inbound && self.url.startsWith('https:')) {
@@ -385,10 +425,9 @@ export class Cluster implements MembershipSource, GossipProtocol {
     void this.#probeNext();
     this.#reconnect();
     this.#rejoin();
-    const members = this.table.alive;
-    const pushPullEvery = PUSH_PULL_ROUNDS * (members > 32 ? Math.ceil(Math.log2(members) - 5) + 1 : 1);
-    if (this.#rounds - this.#lastPushPull >= pushPullEvery) {
-      this.#lastPushPull = this.#rounds;
+    this.#retryDescribes(now);
+    if (now - this.#lastPushPull >= pushPullPeriod(this.table.alive, this.#settings.pingInterval)) {
+      this.#lastPushPull = now;
       const [partner] = this.#pick(1, undefined);
       if (partner) void this.exchange(partner.url);
     }
@@ -552,7 +591,10 @@ export class Cluster implements MembershipSource, GossipProtocol {
       for (const update of message.updates) this.#merge(update);
       sender = this.table.get(message.id);
       // A ping from a stranger (say, after this instance restarted) is answered with an introduction.
-      if (!sender && message.id !== self.id && !this.#departed.has(message.id)) this.#describe(message.url);
+      if (!sender && message.id !== self.id && !this.#departed.has(message.id)) {
+        this.#heardOf.heard(message.url, message.id, this.#clock.now());
+        this.#describe(message.url);
+      }
     }
     this.refreshRoutes(false);
     return { id: self.id, name: self.name, rev: self.rev, incarnation: this.#member.incarnation, digest: this.table.digest(), updates: message ? this.#news(sender) : [] };
@@ -620,9 +662,10 @@ export class Cluster implements MembershipSource, GossipProtocol {
     if (!known) {
       // A member never seen (or forgotten): fetch its descriptor, and pass the news on.
       if ((update.status === 'alive' || update.status === 'suspect') && update.url !== self.url) {
+        this.#heardOf.heard(update.url, update.id, this.#clock.now());
         this.#describe(update.url);
         this.#broadcasts.add(update);
-      }
+      } else this.#heardOf.forget(update.url, update.id);
       return;
     }
     if (known.url !== update.url) return;
@@ -807,6 +850,16 @@ export class Cluster implements MembershipSource, GossipProtocol {
     return Math.max(1000, this.#settings.pingTimeout * 2);
   }
 
+}
+
+/**
+ * How often each member push-pulls with a random other, in ms: every 10 intervals up to 32 members,
+ * one more tenth for each doubling above (memberlist's pushPullScale). On the clock, not counted in
+ * rounds: Lifeguard stretches the rounds of a member in trouble up to 9 times, and with them the
+ * anti-entropy that repairs what gossip lost.
+ */
+export function pushPullPeriod(members: number, interval: number): number {
+  return PUSH_PULL_ROUNDS * (members > 32 ? Math.ceil(Math.log2(members) - 5) + 1 : 1) * interval;
 }
 
 /** A shuffled copy of `items` (Fisher–Yates), or its first `count` after shuffling that far. */

@@ -77,6 +77,15 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** One message on the simulated network: a request, or the answer to one (`answer`). */
+export interface Message {
+  from: SimulatedNode;
+  to: SimulatedNode;
+  endpoint: string;
+  payload: unknown;
+  answer: boolean;
+}
+
 /** What the network does to messages. */
 export interface Faults {
   /** Chance that a request, or its answer, is lost (each way, independently). */
@@ -92,6 +101,12 @@ export interface SimulatedNode {
   readonly cluster: Cluster;
   /** Discovery requests this node has received. */
   received: number;
+  /** Requests this node has sent, and the bytes of JSON it has sent (requests and answers), while `World.counting`. */
+  sent: number;
+  bytesSent: number;
+  /** What its logger warned and told (info). */
+  warnings: string[];
+  infos: string[];
   /** Crashed: connections are refused, nothing it sends arrives. */
   crashed: boolean;
   downs: string[];
@@ -112,6 +127,13 @@ export class World {
   faults: Faults = { loss: 0, delay: [1, 5] };
   /** Pairs (`from>to` by index) whose messages are dropped: a partition. */
   readonly cut = new Set<string>();
+  /**
+   * Sees every message that reaches the network (before loss): returning 'drop' loses it; it may
+   * also change the payload (say, strip news). Tests use it to lose particular messages.
+   */
+  intercept: ((message: Message) => 'drop' | undefined) | undefined;
+  /** Count messages and bytes sent (`SimulatedNode.sent`, `bytesSent`): JSON.stringify of each. */
+  counting = false;
 
   constructor(
     readonly seed: number,
@@ -125,7 +147,7 @@ export class World {
     const index = this.nodes.length;
     const url = `http://127.0.0.1:${20_000 + index}`;
     const clock = this.clock;
-    const node = { index, url, received: 0, crashed: false, downs: [] as string[], suspects: [] as string[] } as SimulatedNode;
+    const node = { index, url, received: 0, sent: 0, bytesSent: 0, warnings: [] as string[], infos: [] as string[], crashed: false, downs: [] as string[], suspects: [] as string[] } as SimulatedNode;
     const client: DiscoveryClient = { post: (origin, path, payload, timeout) => this.#send(node, origin, path, payload, timeout) };
     const cluster = new Cluster(
       {
@@ -136,7 +158,7 @@ export class World {
         forgetAfter: 12 * this.interval,
         indirectChecks: 3,
         suspicionMultiplier: 4,
-        logger: { info() {}, warn() {}, error() {} },
+        logger: { info: (line) => void node.infos.push(line), warn: (line) => void node.warnings.push(line), error() {} },
         id: `node-${String(index).padStart(6, '0')}`,
         clock,
         random: seeded(this.seed * 7919 + index),
@@ -180,12 +202,19 @@ export class World {
         this.clock.after(1, () => finish(() => reject(new Refused('connection refused'))));
         return;
       }
-      if (!ENDPOINTS.has(endpoint) || this.cut.has(`${from.index}>${to.index}`) || this.#chance(this.faults.loss)) return;
+      if (!ENDPOINTS.has(endpoint) || this.cut.has(`${from.index}>${to.index}`)) return;
+      if (this.intercept?.({ from, to, endpoint, payload, answer: false }) === 'drop' || this.#chance(this.faults.loss)) return;
+      if (this.counting) {
+        from.sent++;
+        from.bytesSent += JSON.stringify(payload).length;
+      }
       this.clock.after(this.#delay(), () => {
         if (to.crashed) return;
         to.received++;
         void answerMessage(to.cluster, endpoint as 'ping', payload).then((answer) => {
-          if (to.crashed || this.cut.has(`${to.index}>${from.index}`) || this.#chance(this.faults.loss)) return;
+          if (to.crashed || this.cut.has(`${to.index}>${from.index}`)) return;
+          if (this.intercept?.({ from: to, to: from, endpoint, payload: answer.payload, answer: true }) === 'drop' || this.#chance(this.faults.loss)) return;
+          if (this.counting) to.bytesSent += JSON.stringify(answer.payload).length;
           this.clock.after(this.#delay(), () => finish(() => (answer.status === 200 ? resolve(answer.payload) : reject(new Error(`status ${answer.status}`)))));
         });
       });
