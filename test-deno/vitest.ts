@@ -44,13 +44,19 @@ interface Suite {
   name: string;
   parent: Suite | undefined;
   skip: boolean;
-  beforeAll: Hook[];
-  afterAll: Hook[];
-  beforeEach: Hook[];
-  afterEach: Hook[];
+  beforeAll: TimedHook[];
+  afterAll: TimedHook[];
+  beforeEach: TimedHook[];
+  afterEach: TimedHook[];
   /** Tests declared in this suite or below, in order; the last one runs afterAll. */
   tests: Case[];
   started: boolean;
+}
+
+/** A hook and how long it may take (vitest's second argument, default HOOK_TIMEOUT). */
+interface TimedHook {
+  hook: Hook;
+  timeout: number;
 }
 
 interface Case {
@@ -111,19 +117,19 @@ async function run(test: Case): Promise<void> {
   for (const suite of suites) {
     if (suite.started) continue;
     suite.started = true;
-    for (const hook of suite.beforeAll) await within(hook, HOOK_TIMEOUT, `beforeAll of "${suite.name}"`);
+    for (const { hook, timeout } of suite.beforeAll) await within(hook, timeout, `beforeAll of "${suite.name}"`);
   }
   let failure: unknown;
   try {
-    for (const suite of suites) for (const hook of suite.beforeEach) await within(hook, HOOK_TIMEOUT, 'beforeEach');
+    for (const suite of suites) for (const { hook, timeout } of suite.beforeEach) await within(hook, timeout, 'beforeEach');
     await within(test.body, test.timeout, `test "${test.name}"`);
   } catch (error) {
     failure = error;
   }
   for (const suite of [...suites].reverse()) {
-    for (const hook of suite.afterEach) {
+    for (const { hook, timeout } of suite.afterEach) {
       try {
-        await within(hook, HOOK_TIMEOUT, 'afterEach');
+        await within(hook, timeout, 'afterEach');
       } catch (error) {
         failure ??= error;
       }
@@ -131,9 +137,9 @@ async function run(test: Case): Promise<void> {
   }
   for (const suite of [...suites].reverse()) {
     if (suite.tests.at(-1) !== test) continue;
-    for (const hook of suite.afterAll) {
+    for (const { hook, timeout } of suite.afterAll) {
       try {
-        await within(hook, HOOK_TIMEOUT, `afterAll of "${suite.name}"`);
+        await within(hook, timeout, `afterAll of "${suite.name}"`);
       } catch (error) {
         failure ??= error;
       }
@@ -245,18 +251,18 @@ export const describe: DescribeFunction = Object.assign((name: string, body: () 
 });
 
 /** Runs before the first test of the current suite. */
-export function beforeAll(hook: Hook): void {
-  scope().beforeAll.push(hook);
+export function beforeAll(hook: Hook, timeout: number = HOOK_TIMEOUT): void {
+  scope().beforeAll.push({ hook, timeout });
 }
 /** Runs after the last test of the current suite. */
-export function afterAll(hook: Hook): void {
-  scope().afterAll.push(hook);
+export function afterAll(hook: Hook, timeout: number = HOOK_TIMEOUT): void {
+  scope().afterAll.push({ hook, timeout });
 }
 /** Runs before each test of the current suite and the suites in it. */
-export function beforeEach(hook: Hook): void {
-  scope().beforeEach.push(hook);
+export function beforeEach(hook: Hook, timeout: number = HOOK_TIMEOUT): void {
+  scope().beforeEach.push({ hook, timeout });
 }
 /** Runs after each test of the current suite and the suites in it. */
-export function afterEach(hook: Hook): void {
-  scope().afterEach.push(hook);
+export function afterEach(hook: Hook, timeout: number = HOOK_TIMEOUT): void {
+  scope().afterEach.push({ hook, timeout });
 }

@@ -22,7 +22,8 @@ if (!available) console.info('tls.test.ts: skipped: openssl is not installed (ap
 if (!available && process.env.CI === 'true') throw new Error('tls.test.ts: openssl is missing under CI=true (.ci/run installs it)');
 const suite = available ? describe : describe.skip;
 
-afterEach(stopTlsServices);
+// 20 s: Bun gives a hook 5 s, which a stop once outlasted on a busy machine (see tls-service.ts).
+afterEach(stopTlsServices, 20_000);
 
 /** A POST with this test's own client certificate, as another member would send it. */
 function postOverTls(url: string, path: string, body: unknown, client: KeyPair): Promise<number> {

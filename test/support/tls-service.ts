@@ -58,9 +58,15 @@ export async function startTls(serviceName: string, served: KeyPair, tls: TlsOpt
     warnings,
     debug,
     async stop() {
+      // Each phase is timed: on a busy machine a stop once outlasted Bun's 5 s hook timeout, and
+      // the line below says which phase to look at if it happens again.
+      const started = Date.now();
       await micro.close();
+      const closed = Date.now();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      const took = Date.now() - started;
+      if (took > 2000) console.warn(`tls-service: stopping ${serviceName} took ${took} ms (micro.close() ${closed - started} ms, server.close() ${took - (closed - started)} ms)`);
     },
   };
   running.add(service);
