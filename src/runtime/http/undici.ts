@@ -76,7 +76,9 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
   const create = (Agent: typeof import('undici').Agent): Agent =>
     new Agent({
       keepAliveTimeout: 10_000,
-      keepAliveMaxTimeout: 60_000,
+      // A server's keep-alive hint is honoured up to 3 minutes: discovery answers ask for up to
+      // that (a member probes each other one every N − 1 intervals: src/runtime/keep-alive).
+      keepAliveMaxTimeout: 180_000,
       connections: 64,
       connect: material ? { timeout: 5_000, ca: [...material.ca], cert: material.cert, key: material.key } : { timeout: 5_000 },
     });
