@@ -1,5 +1,5 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
-import { holdConnection } from '../runtime/index.ts';
+import { answerMember } from '../runtime/index.ts';
 import { EXPOSITION_CONTENT_TYPE, writeExposition, type Metrics } from '../metrics/index.ts';
 import { bodyConsumed, readRawBody } from '../security/index.ts';
 import { NO_METADATA } from './metadata.ts';
@@ -91,7 +91,7 @@ export function discoveryHandler(cluster: MembershipSource, guard: Guard, metric
     }
     if (!cluster.started) return send(response, 503, { error: 'not started' });
     // A member's connection is kept until it comes back to this one (see runtime/keep-alive).
-    if (hold && request.method === 'POST') holdConnection(response, hold());
+    if (hold && request.method === 'POST') answerMember(response, hold());
     if (endpoint === 'services') return send(response, 200, servicesView(cluster));
     if (endpoint === 'metrics') return sendMetrics(request, response, metrics());
     if (request.method === 'GET') return send(response, 200, cluster.onPing(undefined));

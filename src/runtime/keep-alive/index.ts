@@ -12,6 +12,7 @@ interface HeldResponse {
   setHeader(name: string, value: string): unknown;
   once(event: 'finish', listener: () => void): unknown;
   readonly shouldKeepAlive?: boolean;
+  sendDate?: boolean;
   readonly socket?: { setTimeout?(milliseconds: number): unknown; readonly server?: { readonly keepAliveTimeout?: number } } | null;
 }
 
@@ -22,13 +23,15 @@ interface HeldResponse {
 const SERVER_MARGIN_MS = 2000;
 
 /**
- * Tells the client it may keep this connection `seconds` idle (`Keep-Alive: timeout=…`) and keeps
- * the socket open that long after the answer. Nothing changes when the connection is closing
- * anyway (a drain, HTTP/1.0), when the server keeps idle connections longer already, or when the
- * response is not node:http's.
+ * Readies the answer to a member's request: no `Date` header (node:http formats it under a cache
+ * that a timer clears every second, one more wakeup a second for an idle member; members never
+ * read it), and the connection held (`Keep-Alive: timeout=…`) for `seconds` after the answer.
+ * The connection is left alone when it is closing anyway (a drain, HTTP/1.0), when the server
+ * keeps idle connections longer already, or when the response is not node:http's.
  */
-export function holdConnection(response: unknown, seconds: number): void {
+export function answerMember(response: unknown, seconds: number): void {
   const held = response as HeldResponse;
+  if (typeof held.sendDate === 'boolean') held.sendDate = false;
   const socket = held.socket;
   if (!socket || typeof socket.setTimeout !== 'function' || typeof held.once !== 'function' || held.shouldKeepAlive === false) return;
   if (held.getHeader('connection') !== undefined) return;
