@@ -164,7 +164,8 @@ export function spawnChild(options, { expect = 0, autostart = true, nodeArgs = [
       return reply;
     },
     async view() {
-      const reply = next('view');
+      // A member of a fleet that starves the machine may take long to read its stdin.
+      const reply = next('view', 120_000);
       handle.command('view');
       return reply;
     },
