@@ -117,13 +117,6 @@ export class Cluster implements MembershipSource, GossipProtocol {
   #rounds = 0;
   #lastPushPull = 0;
   #seeds: string[] = [];
-  /**
-   * Seeds whose last register failed, with how many times in a row and the round before which
-   * they are not asked again. Asking each round, a cluster started all at once kept its seed
-   * answering registers its joiners had given up on (1 s timeout): at N = 100 on two cores, not
-   * one joiner got an answer within 20 s.
-   */
-  readonly #seedBackoff = new Map<string, { failures: number; next: number }>();
   /** What each seed name last resolved to, so a change is logged once. */
   readonly #resolved = new Map<string, string>();
   #resolveReady: () => void = () => {};
@@ -255,16 +248,6 @@ export class Cluster implements MembershipSource, GossipProtocol {
     }
   }
 
-  /**
-   * A register with `url` failed: it is not asked again for 1, 2, 4, then up to 8 rounds (chosen
-   * at random below that), so joiners that all failed at once come back spread out.
-   */
-  #backOff(url: string): void {
-    const failures = (this.#seedBackoff.get(url)?.failures ?? 0) + 1;
-    const spread = Math.min(8, 2 ** (failures - 1));
-    this.#seedBackoff.set(url, { failures, next: this.#rounds + 1 + Math.floor(this.#random() * spread) });
-  }
-
   /** Runs one exchange per key at a time, and says what went wrong, once where it matters. */
   #once(kind: 'register' | 'describe', url: string, run: () => Promise<void>): Promise<void> {
     if (this.#closed || !this.#member.instance || url === this.#member.instance.url) return Promise.resolve();
@@ -272,14 +255,8 @@ export class Cluster implements MembershipSource, GossipProtocol {
     const running = this.#exchanges.get(key);
     if (running) return running;
     const exchange = run()
-      .then(() => {
-        this.#refusedBy.delete(url);
-        if (kind === 'register') this.#seedBackoff.delete(url);
-      })
-      .catch((error: unknown) => {
-        if (kind === 'register' && this.#seeds.includes(url)) this.#backOff(url);
-        this.#failed(kind, url, error);
-      })
+      .then(() => void this.#refusedBy.delete(url))
+      .catch((error: unknown) => this.#failed(kind, url, error))
       .finally(() => this.#exchanges.delete(key));
     this.#exchanges.set(key, exchange);
     return exchange;
@@ -424,7 +401,7 @@ export class Cluster implements MembershipSource, GossipProtocol {
    */
   #rejoin(): void {
     const rejoin = (): void => {
-      for (const seed of this.#seeds) if (!this.table.byUrl(seed) && (this.#seedBackoff.get(seed)?.next ?? 0) <= this.#rounds) void this.exchange(seed);
+      for (const seed of this.#seeds) if (!this.table.byUrl(seed)) void this.exchange(seed);
     };
     if (this.table.alive <= 1 && this.#rounds % 5 === 0) void this.#resolveSeeds().then(rejoin);
     else rejoin();
