@@ -20,7 +20,7 @@
 //      the suspicion bound, and mark nothing else DOWN.
 //
 // Environment: BENCH_PING_INTERVAL (1000), BENCH_IDLE_MS (10000), BENCH_FLEET_SETTLE_MS (20000), BENCH_FLEET_STORM (1; 0 skips
-// 3 and 4), BENCH_FLEET_PROFILE (a directory: svc-1 runs with --cpu-prof there, and writes its
+// 3 and 4), BENCH_FLEET_NODE_ARGS (flags for every member's node), BENCH_FLEET_PROFILE (a directory: svc-1 runs with --cpu-prof there, and writes its
 // profile when the fleet closes), BENCH_DIST (another build).
 import process from 'node:process';
 import { envNumber, fmt, killChildren, median, record, sleep, spawnChild, table, wall, waitFor } from './bench-lib.mjs';
@@ -32,6 +32,8 @@ const IDLE_MS = envNumber('BENCH_IDLE_MS', 10_000);
 const STORM = process.env.BENCH_FLEET_STORM !== '0';
 const PROFILE = process.env.BENCH_FLEET_PROFILE;
 const BATCH = 6;
+/** Flags for every member's node (BENCH_FLEET_NODE_ARGS, space-separated): to try V8 options. */
+const NODE_ARGS = (process.env.BENCH_FLEET_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const FULL_VIEW_TARGET = 5;
 const STORM_TARGET = 5;
 const OUT_TARGET = 3;
@@ -48,7 +50,7 @@ async function spawnMembers(names, peers) {
         batch.map((name) =>
           spawnChild(
             { serviceName: name, pingInterval: INTERVAL, peers },
-            { expect: SIZE - 1, autostart: false, nodeArgs: PROFILE && name === 'svc-1' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [] },
+            { expect: SIZE - 1, autostart: false, nodeArgs: [...NODE_ARGS, ...(PROFILE && name === 'svc-1' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [])] },
           ).then((child) => Object.assign(child, { name })),
         ),
       )),
