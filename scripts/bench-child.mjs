@@ -5,8 +5,11 @@
 //   {event:'loaded'}                 modules loaded, app built (listens now if BENCH_CHILD_AUTOSTART)
 //   {event:'ready', port, id, at}    listening, and express-micro has started
 //   {event:'converged', at}          it sees BENCH_CHILD_EXPECT other instances UP
-//   {event:'stats', rss, heapUsed, discovery, served, cpu, at}   answer to the stdin command "stats"
-//                                    (served: GET /users/:id requests received so far)
+//   {event:'stats', rss, heapUsed, discovery, served, cpu, bytes, at}   answer to the stdin command "stats"
+//                                    (served: GET /users/:id requests received so far; bytes: read
+//                                    plus written on this server's sockets so far)
+//   {event:'view', up, downs, at}    answer to "view": the ids it sees UP, and every DOWN and
+//                                    suspect it fired ({id, at}) since it started
 // GET /export answers 64 MiB of application/octet-stream, written as the socket takes it (the
 // transfer bench, scripts/bench-transfer.mjs).
 // stdin commands, one a line: "go" (listen), "stats", "mode <status> <delay ms>" (how GET
@@ -66,10 +69,23 @@ micro.on('up', (instance) => {
     send({ event: 'converged', at: wall() });
   }
 });
-micro.on('down', (instance) => up.delete(instance.id));
+const downs = [];
+micro.on('down', (instance) => {
+  up.delete(instance.id);
+  downs.push({ id: instance.id, at: wall() });
+});
 micro.on('removed', (instance) => up.delete(instance.id));
+const suspects = [];
+micro.on('suspect', (instance) => suspects.push({ id: instance.id, at: wall() }));
 
 let server;
+const sockets = new Set();
+let closedBytes = 0;
+const bytes = () => {
+  let total = closedBytes;
+  for (const socket of sockets) total += socket.bytesRead + socket.bytesWritten;
+  return total;
+};
 async function go() {
   if (server) return;
   server = options.tls
@@ -77,6 +93,15 @@ async function go() {
     : app.listen(0, '127.0.0.1');
   // Discovery is served ahead of the app's middleware: every request is counted at the server.
   server.prependListener('request', (request) => request.url.startsWith('/_discovery/') && discovery++);
+  // Every byte a member sends on loopback is read by some server (a request) or written by one
+  // (an answer): summed over the servers, these are the bytes the cluster sends.
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      closedBytes += socket.bytesRead + socket.bytesWritten;
+    });
+  });
   await new Promise((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -103,8 +128,8 @@ process.stdin.on('data', (chunk) => {
     }
     else if (command === 'stats') {
       const memory = process.memoryUsage();
-      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, served, cpu: process.cpuUsage(), up: up.size, at: wall() });
-    }
+      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, served, cpu: process.cpuUsage(), up: up.size, bytes: bytes(), at: wall() });
+    } else if (command === 'view') send({ event: 'view', up: [...up], downs, suspects, at: wall() });
   }
 });
 // The parent went away: leave quietly.

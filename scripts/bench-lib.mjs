@@ -101,9 +101,9 @@ const children = new Set();
  * its own Node process. Resolves once it has loaded; call `go()` to make it listen unless
  * `autostart`. It speaks JSON lines on stdout and takes commands on stdin.
  */
-export function spawnChild(options, { expect = 0, autostart = true } = {}) {
+export function spawnChild(options, { expect = 0, autostart = true, nodeArgs = [] } = {}) {
   const node = process.env.BENCH_NODE || (runtime === 'node' ? process.execPath : 'node');
-  const child = spawn(node, [CHILD], {
+  const child = spawn(node, [...nodeArgs, CHILD], {
     env: {
       ...process.env,
       EXPRESS_DISCOVERY_KEY: '',
@@ -162,6 +162,18 @@ export function spawnChild(options, { expect = 0, autostart = true } = {}) {
       const reply = next('stats');
       handle.command('stats');
       return reply;
+    },
+    async view() {
+      // A member of a fleet that starves the machine may take long to read its stdin.
+      const reply = next('view', 120_000);
+      handle.command('view');
+      return reply;
+    },
+    /** Closes its stdin: the child closes express-micro (telling the members it leaves) and exits, as a deploy stops an instance. */
+    async stop() {
+      children.delete(handle);
+      if (!exited) child.stdin.end();
+      await exit;
     },
     /** SIGKILL: the process dies without a leave message, as in a crash. */
     async kill() {

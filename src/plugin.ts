@@ -191,7 +191,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Once the app uses requireSignature(), a signed request's body is hashed as whoever reads it
   // reads it, so the check holds after a body parser too (docs/security.md).
   let signatureRequired = false;
-  const serveDiscovery = discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances()));
+  const serveDiscovery = discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances()), () => connectionHold(cluster.table.alive, settings.pingInterval));
   // A mounted sub-app is not a member (src/mounted.ts): `/v2/_discovery/…` is its own app's path
   // then, and the routes a call names are the parent's to check.
   mountDiscovery(
@@ -378,4 +378,16 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   };
   registerMicro(app, handle);
   return handle;
+}
+
+/** The longest a member's connection is held open (see connectionHold), in seconds. */
+const MAX_CONNECTION_HOLD = 180;
+
+/**
+ * How long a member's connection is kept open after its request, in seconds: until that member
+ * probes this one again (every N − 1 intervals, a few spare), at least node:http's 5 s, at most 3
+ * minutes. Each member so holds up to 2(N − 1) idle sockets, and pays no connect per probe.
+ */
+function connectionHold(members: number, pingInterval: number): number {
+  return Math.min(MAX_CONNECTION_HOLD, Math.max(5, Math.ceil(((members + 2) * pingInterval) / 1000) + 1));
 }

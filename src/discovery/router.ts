@@ -1,4 +1,5 @@
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../express.ts';
+import { answerMember } from '../runtime/index.ts';
 import { EXPOSITION_CONTENT_TYPE, writeExposition, type Metrics } from '../metrics/index.ts';
 import { bodyConsumed, readRawBody } from '../security/index.ts';
 import { NO_METADATA } from './metadata.ts';
@@ -70,9 +71,10 @@ function sendMetrics(request: IncomingRequest, response: OutgoingResponse, metri
  * The `/_discovery` endpoints as one middleware, served ahead of the app's own (see intercept.ts). The
  * address and the credentials are checked before a byte of the body is read; bodies are read
  * with a size limit by this handler alone, so nothing is added to the app's other routes.
- * `metrics` gives what `GET /_discovery/metrics` answers (Prometheus text, or JSON when asked).
+ * `metrics` gives what `GET /_discovery/metrics` answers (Prometheus text, or JSON when asked);
+ * `hold`, how many seconds a member's connection is kept open after its request.
  */
-export function discoveryHandler(cluster: MembershipSource, guard: Guard, metrics: () => Metrics): Middleware {
+export function discoveryHandler(cluster: MembershipSource, guard: Guard, metrics: () => Metrics, hold?: () => number): Middleware {
   return (request, response, next) => {
     const path = request.url.split('?', 1)[0] ?? '';
     const endpoint = ENDPOINTS.get(`${request.method} ${path}`);
@@ -88,6 +90,8 @@ export function discoveryHandler(cluster: MembershipSource, guard: Guard, metric
       return send(response, 401, { error: 'unauthorized', reason: auth.reason });
     }
     if (!cluster.started) return send(response, 503, { error: 'not started' });
+    // A member's connection is kept until it comes back to this one (see runtime/keep-alive).
+    if (hold && request.method === 'POST') answerMember(response, hold());
     if (endpoint === 'services') return send(response, 200, servicesView(cluster));
     if (endpoint === 'metrics') return sendMetrics(request, response, metrics());
     if (request.method === 'GET') return send(response, 200, cluster.onPing(undefined));

@@ -9,6 +9,7 @@ export { constantTimeEqual, hmacSha256Hex, randomHex, sha256Hex } from './crypto
 export { bodyDigestOf, digestBodyAsRead, type BodyDigest } from './body-digest/index.ts';
 export { defaultSecretPath, readOrCreateSecretFile, SecretFileError } from './secret-file/index.ts';
 export { detectHost, hostCandidates, readEnv, sourceAddressTowards } from './host/index.ts';
+export { answerMember } from './keep-alive/index.ts';
 export { after, delay, every, monotonicNow, type Timer } from './timers/index.ts';
 export { resolveAddresses } from './dns/index.ts';
 export { sharedListenerGroup, stopAccepting } from './workers/index.ts';

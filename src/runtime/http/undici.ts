@@ -76,7 +76,9 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
   const create = (Agent: typeof import('undici').Agent): Agent =>
     new Agent({
       keepAliveTimeout: 10_000,
-      keepAliveMaxTimeout: 60_000,
+      // A server's keep-alive hint is honoured up to 3 minutes: discovery answers ask for up to
+      // that (a member probes each other one every N − 1 intervals: src/runtime/keep-alive).
+      keepAliveMaxTimeout: 180_000,
       connections: 64,
       connect: material ? { timeout: 5_000, ca: [...material.ca], cert: material.cert, key: material.key } : { timeout: 5_000 },
     });
@@ -141,9 +143,12 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
             method: request.method as 'GET',
             headers: request.headers,
             body: outgoing(request.body) as string | Uint8Array | undefined,
-            headersTimeout: request.timeout,
-            // A streamed body is read at its reader's pace; its reader bounds it (docs/bodies.md).
-            bodyTimeout: request.stream ? 0 : request.timeout,
+            // The deadline above bounds the exchange; undici's own timers would only repeat it,
+            // and they run on a 500 ms tick that wakes an idle process twice a second for as long
+            // as any request is armed (about 1 ms of CPU per wakeup on a small VM). A streamed body
+            // is read at its reader's pace; its reader bounds it (docs/bodies.md).
+            headersTimeout: 0,
+            bodyTimeout: 0,
           },
           {
             onRequestStart(controller) {
