@@ -92,7 +92,10 @@ describe('a slow instance', () => {
       await load((index) => getUser({ id: index }), 1500, parallel);
       const recovered = (hits[2]! - back) / 1500;
       console.info(`its share once fast again: ${(recovered * 100).toFixed(1)}%`);
-      expect(recovered).toBeGreaterThan(0.15);
+      // Back in the rotation: 22–44% alone, 9–14% seen in a full suite run with other files
+      // sharing the two cores (one slow sample under load sends it back until its estimate is
+      // stale again). Still slow it gets under 2%, so 5% tells the two apart.
+      expect(recovered).toBeGreaterThan(0.05);
     }, 30_000);
   }
 
