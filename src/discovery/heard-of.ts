@@ -36,10 +36,6 @@ export class HeardOf {
     return this.#entries.size;
   }
 
-  has(url: string): boolean {
-    return this.#entries.has(url);
-  }
-
   /**
    * Member `id` at `url` is said to be alive: kept until described. The caller describes it at
    * once; the first retry is due an interval later.
