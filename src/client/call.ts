@@ -371,8 +371,11 @@ async function run(
     const spare = current.idempotent && once === undefined && attempt < attempts - 1;
     const perAttempt = spare ? attemptLimit(context, estimate) : undefined;
     const limited = perAttempt !== undefined && perAttempt < left;
-    // Re-issued when its instance is suspected or goes DOWN: only worth it with another to go to.
-    const tracked = spare && pool.up.length > 1 ? context.inFlight.add(instance) : undefined;
+    // Re-issued when its instance is suspected or goes DOWN: only worth it with another to go to,
+    // now or later. Not only the rotation's: while the others are suspected (a busy caller's probe
+    // timed out) the rotation is this instance alone, and if it then goes silent, its calls must
+    // still move once the others are trusted again.
+    const tracked = spare && pool.instances.length > 1 ? context.inFlight.add(instance) : undefined;
     const attemptLeft = limited ? perAttempt : left;
     const signal = tracked ? (caller ? AbortSignal.any([caller, tracked.signal]) : tracked.signal) : caller;
     // Hedging: idempotent, another instance to ask (at the same route), a p95 to wait, and a retry the budget allows.
