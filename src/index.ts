@@ -12,6 +12,7 @@
 import {
   AmbiguousRouteError,
   ConnectionError,
+  EventError,
   ExpressMicroError,
   MissingParameterError,
   OptionError,
@@ -52,6 +53,8 @@ export interface ExpressMicroFunction {
   readonly ConnectionError: typeof ConnectionError;
   /** A 2xx answer read whole was longer than `maxResponseBytes`. */
   readonly ResponseTooLargeError: typeof ResponseTooLargeError;
+  /** An event could not be sent: a payload JSON cannot carry or too large, or Redis did not store it. */
+  readonly EventError: typeof EventError;
 }
 
 /** Joins an Express app to the cluster: see {@link ExpressMicroFunction}. */
@@ -66,6 +69,7 @@ const expressMicro: ExpressMicroFunction = Object.assign(plugin, {
   TimeoutError,
   ConnectionError,
   ResponseTooLargeError,
+  EventError,
 });
 
 export default expressMicro;
@@ -77,6 +81,7 @@ export type { DiscoveryEvent, EtcdRegistryOptions, EtcdTlsOptions, InstanceInfo,
 export {
   AmbiguousRouteError,
   ConnectionError,
+  EventError,
   ExpressMicroError,
   MissingParameterError,
   OptionError,
@@ -86,8 +91,9 @@ export {
   ServiceUnavailableError,
   TimeoutError,
 } from './errors/index.ts';
+export type { EmitResult, EventHandler, EventMeta, EventPayload, EventReceipt, EventRegistry, PublishedSubscription, SubscribeOptions } from './events/index.ts';
 export type { ExpressApp, IncomingRequest, Middleware, NextFunction, OutgoingResponse } from './express.ts';
 export type { HistogramSample, MetricFamily, Metrics, MetricSample } from './metrics/index.ts';
-export type { ExpressMicroOptions, Logger, Pem, TlsOptions } from './options.ts';
+export type { ClusterEventsOptions, EventsOptions, ExpressMicroOptions, Logger, Pem, RedisEventsOptions, TlsOptions } from './options.ts';
 export type { ExpressMicro } from './plugin.ts';
 export type { RouteDescriptor } from './routes/index.ts';

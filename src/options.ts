@@ -1,4 +1,6 @@
 import { OptionError } from './errors/index.ts';
+import type { EventSettings } from './events/events.ts';
+import { isGroupName } from './events/names.ts';
 import { resolveRegistry, type InstanceInfo, type RegistryOptions, type ResolvedRegistry } from './discovery/index.ts';
 import { isZone, parseMetadata, ZONE_RULE } from './discovery/metadata.ts';
 import { detectHost, readEnv, readTlsMaterial, TlsMaterialError, type TlsMaterial } from './runtime/index.ts';
@@ -139,6 +141,13 @@ export interface ExpressMicroOptions {
    * Default: false (the signals are left to the app).
    */
   drain?: boolean | { timeout?: number };
+  /**
+   * How events (`micro.emit`, `micro.broadcast`, `micro.subscribe`) travel: over the cluster
+   * itself, at most once per group (default, `{ type: 'cluster' }`), or `{ type: 'redis', url }`:
+   * `emit` through Redis Streams, at least once, with retries and a dead-letter stream. See
+   * docs/events.md.
+   */
+  events?: EventsOptions;
   /** Where to log, or `false` for silence. Default: `console` (without debug). */
   logger?: Logger | false;
   /**
@@ -158,6 +167,35 @@ export interface ExpressMicroOptions {
   onServiceUp?: (instance: InstanceInfo) => void;
   /** Called when an instance goes DOWN (same as `on('down', …)`). */
   onServiceDown?: (instance: InstanceInfo) => void;
+}
+
+/** The `events` option: the cluster transport (default) or Redis Streams. */
+export type EventsOptions = ClusterEventsOptions | RedisEventsOptions;
+
+/** Events over the cluster itself: no infrastructure, at most once per group. */
+export interface ClusterEventsOptions {
+  type?: 'cluster';
+  /** The most bytes of an event's JSON payload; a larger one is refused with `EventError`. Default 262144 (256 KiB), at most 1000000. */
+  maxPayloadBytes?: number;
+  /** Handlers this instance runs at once. Default 64 (cluster), 16 (redis). */
+  maxInFlight?: number;
+  /** Cluster deliveries that may wait for a handler here; past it the emitter tries another instance. Default 10000. */
+  maxQueued?: number;
+}
+
+/** `emit` through Redis Streams: at least once, a consumer group per subscriber group. */
+export interface RedisEventsOptions extends Omit<ClusterEventsOptions, 'type'> {
+  type: 'redis';
+  /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+  url: string;
+  /** The streams' key prefix: `<prefix>:<event>`, dead letters in `<prefix>:<event>:dead`. Default `express-micro`. */
+  prefix?: string;
+  /** Handler runs per event before it moves to the dead-letter stream. Default 5. */
+  maxAttempts?: number;
+  /** Milliseconds an event stays with a consumer that stopped (crashed) before its group's others claim it. Default 30000. */
+  claimIdle?: number;
+  /** About how many entries each stream keeps (XADD MAXLEN ~). Default 100000. */
+  maxLength?: number;
 }
 
 /** Options after validation, with every default filled in. */
@@ -189,6 +227,7 @@ export interface ResolvedOptions {
   /** Checked TLS material, or undefined for plain HTTP. */
   tls: TlsMaterial | undefined;
   drain: { timeout: number } | false;
+  events: EventSettings;
   /** Frozen, without a prototype; the shared empty one when there are no labels. */
   metadata: Readonly<Record<string, string>>;
   zone: string | undefined;
@@ -200,7 +239,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'serviceName', 'port', 'host', 'peers', 'registry', 'pingInterval', 'pingTimeout', 'forgetAfter', 'indirectChecks', 'suspicionMultiplier', 'ipWhitelist',
   'enableHmac', 'secret', 'timeout', 'retries', 'maxResponseBytes', 'attemptTimeout', 'balancer', 'outlierDetection', 'retryOn', 'retryBudget', 'tls',
-  'hedge', 'drain', 'metadata', 'zone', 'logger', 'onServiceUp', 'onServiceDown',
+  'hedge', 'drain', 'events', 'metadata', 'zone', 'logger', 'onServiceUp', 'onServiceDown',
 ]);
 
 /** The default `maxResponseBytes`: 32 MiB. */
@@ -276,6 +315,41 @@ function drain(value: unknown): ResolvedOptions['drain'] {
   }
   const given = value === true ? {} : plainObject('drain', value, ['timeout']);
   return { timeout: positiveInteger('drain.timeout', given.timeout, 10_000) };
+}
+
+/** The most `events.maxPayloadBytes` may be: a delivery is a discovery request, whose body is at most 1 MiB. */
+const MAX_EVENT_PAYLOAD = 1_000_000;
+
+function events(value: unknown): EventSettings {
+  if (value === undefined) return { maxPayloadBytes: 262_144, maxInFlight: 64, maxQueued: 10_000, durable: undefined };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new OptionError('events', `must be { type: 'cluster' } or { type: 'redis', url }, got ${JSON.stringify(value)}`);
+  const type = (value as { type?: unknown }).type ?? 'cluster';
+  if (type !== 'cluster' && type !== 'redis') throw new OptionError('events.type', `must be 'cluster' or 'redis', got ${JSON.stringify(type)}`);
+  const common = ['type', 'maxPayloadBytes', 'maxInFlight', 'maxQueued'];
+  const given = plainObject('events', value, type === 'redis' ? [...common, 'url', 'prefix', 'maxAttempts', 'claimIdle', 'maxLength'] : common);
+  const maxPayloadBytes = positiveInteger('events.maxPayloadBytes', given.maxPayloadBytes, 262_144);
+  if (maxPayloadBytes > MAX_EVENT_PAYLOAD) throw new OptionError('events.maxPayloadBytes', `must be at most ${MAX_EVENT_PAYLOAD}, got ${maxPayloadBytes}`);
+  const maxInFlight = positiveInteger('events.maxInFlight', given.maxInFlight, type === 'redis' ? 16 : 64);
+  const maxQueued = positiveInteger('events.maxQueued', given.maxQueued, 10_000, 0);
+  if (type === 'cluster') return { maxPayloadBytes, maxInFlight, maxQueued, durable: undefined };
+  const url = given.url;
+  if (typeof url !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(url)) throw new OptionError('events.url', `must be a redis:// or rediss:// URL, got ${typeof url === 'string' ? JSON.stringify(url.replace(/\/\/[^@/]*@/, '//…@')) : String(url)}`);
+  const prefix = given.prefix ?? 'express-micro';
+  if (typeof prefix !== 'string' || !isGroupName(prefix)) throw new OptionError('events.prefix', `must be letters, digits and . _ - (up to 100), got ${JSON.stringify(prefix)}`);
+  return {
+    maxPayloadBytes,
+    maxInFlight,
+    maxQueued,
+    durable: {
+      type: 'redis',
+      url,
+      prefix,
+      maxAttempts: positiveInteger('events.maxAttempts', given.maxAttempts, 5),
+      maxInFlight,
+      claimIdle: positiveInteger('events.claimIdle', given.claimIdle, 30_000),
+      maxLength: positiveInteger('events.maxLength', given.maxLength, 100_000),
+    },
+  };
 }
 
 function retryOn(value: unknown): number[] {
@@ -419,6 +493,7 @@ export function resolveOptions(options: ExpressMicroOptions | undefined): Resolv
     hedge: flag('hedge', given.hedge, false),
     tls,
     drain: drain(given.drain),
+    events: events(given.events),
     metadata: metadata(given.metadata),
     zone: zone(given.zone),
     logger: logger === false ? silent : (logger ?? consoleLogger),

@@ -1,6 +1,8 @@
 import { createServices, InFlight, OutlierDetector, ServedRequests, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, routeGuard, EtcdMembership, mountDiscovery, DiscoveryTransport, info, type Authorize, type MembershipSource, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { Drain } from './drain/index.ts';
+import { Events, EVENTS_PATH, parseDeliveryQuery, parseEventMessage, type DurableEvents, type EmitResult, type EventHandler, type EventPayload, type SubscribeOptions } from './events/index.ts';
+import { writeTrace } from './client/trace.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
 import type { ExpressApp, ListeningServer, Middleware } from './express.ts';
 import { MEMBERSHIP_EVENTS, MetricsRegistry, type Metrics } from './metrics/index.ts';
@@ -47,6 +49,21 @@ export interface ExpressMicro {
    * material, or when the instance was started without `tls`.
    */
   updateTls(tls: TlsOptions): void;
+  /**
+   * Runs `handler(payload, meta)` for each `event` that reaches this instance: one instance of
+   * each subscribing group gets an `emit` (the group defaults to this service's name), every
+   * subscribing instance a `broadcast`. Published with this instance, like its routes. Returns
+   * what unsubscribes. Throws {@link OptionError} for a bad event or group name. See docs/events.md.
+   */
+  subscribe<Event extends string, Payload = EventPayload<Event>>(event: Event, handler: EventHandler<Payload>, options?: SubscribeOptions): () => void;
+  /**
+   * Sends `event` to each subscribing group once, on one of its UP instances. Resolves when each
+   * group took it or was given up on (`accepted`, `failed`); with no subscriber, both are empty.
+   * Rejects with {@link EventError} for a payload it cannot send, or when Redis did not store it.
+   */
+  emit<Event extends string>(event: Event, payload?: EventPayload<Event>): Promise<EmitResult>;
+  /** Sends `event` to every UP subscribing instance, once each, over the cluster (at most once). */
+  broadcast<Event extends string>(event: Event, payload?: EventPayload<Event>): Promise<EmitResult>;
   /** Stops the health round, tells the peers this instance is leaving and closes connections. */
   close(): Promise<void>;
 }
@@ -133,7 +150,9 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Workers sharing one port are one instance (docs/ARCHITECTURE.md, "Several workers on one port").
   const group = sharedListenerGroup();
   const transport = new DiscoveryTransport(http, authorize);
-  const identity = { metadata: settings.metadata, zone: settings.zone };
+  // Late-bound: the events are made once the table exists, and publish their subscriptions with the routes.
+  let events: Events | undefined;
+  const identity = { metadata: settings.metadata, zone: settings.zone, subscriptions: () => events?.published() ?? [] };
   // Two sources fill the one membership table (docs/ARCHITECTURE.md, "The membership seam").
   const cluster: MembershipSource =
     settings.registry.type === 'etcd'
@@ -163,8 +182,12 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     // Discovery runs before Express has set `req.ip`: work it out the same way, honouring the
     // app's `trust proxy` setting as it stands at the time of the request.
     allowed: allow ? (request) => allow(clientAddress(request, app.get('trust proxy fn'))) : () => true,
+    // An event delivery is signed for this instance (a replay to another of its group is refused).
     authenticate: verifier
-      ? (request) => verifier.verify(request.method, request.originalUrl ?? request.url, request.headers)
+      ? (request) => {
+          const url = request.originalUrl ?? request.url;
+          return verifier.verify(request.method, url, request.headers, undefined, url.startsWith(EVENTS_PATH) ? [cluster.id] : undefined);
+        }
       : (request) => {
           const header = request.headers.authorization;
           const index = bearerSecretIndex(secrets, typeof header === 'string' ? header : undefined);
@@ -191,7 +214,47 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   // Once the app uses requireSignature(), a signed request's body is hashed as whoever reads it
   // reads it, so the check holds after a body parser too (docs/security.md).
   let signatureRequired = false;
-  const serveDiscovery = discoveryHandler(cluster, guard, () => metrics.snapshot(cluster.table.instances()), () => connectionHold(cluster.table.alive, settings.pingInterval));
+  events = new Events({
+    service: settings.serviceName,
+    id: () => cluster.id,
+    table: cluster.table,
+    http,
+    authorize: sign ? (method, path, body, audience) => sign(method, path, body, audience) : () => ({ authorization: bearerHeader(secret) }),
+    unreachable: (instance) => cluster.unreachable(instance),
+    trace: () => {
+      const trace = served.current()?.trace;
+      if (trace === undefined) return undefined;
+      const headers: Record<string, string> = {};
+      writeTrace(trace, headers);
+      return { traceparent: headers.traceparent as string, tracestate: headers.tracestate };
+    },
+    timeout: settings.timeout,
+    logger: settings.logger,
+    metrics: metrics.events,
+    settings: settings.events,
+    published: () => {
+      if (cluster.started) cluster.refreshRoutes(true);
+    },
+    durable: settings.events.durable ? () => loadDurable(settings, cluster.id, metrics) : undefined,
+  });
+  const eventsHere = events;
+  const receiveEvent = (parsed: unknown, query: string): { status: number; payload: unknown } => {
+    const target = parseDeliveryQuery(query);
+    if (typeof target === 'string') return { status: 400, payload: { error: target } };
+    const message = parseEventMessage(parsed);
+    if (typeof message === 'string') return { status: 400, payload: { error: message } };
+    return eventsHere.receive(message, target.group);
+  };
+  const serveDiscovery = discoveryHandler(
+    cluster,
+    guard,
+    () => {
+      void eventsHere.readBacklog().catch(() => {});
+      return metrics.snapshot(cluster.table.instances());
+    },
+    () => connectionHold(cluster.table.alive, settings.pingInterval),
+    receiveEvent,
+  );
   // A mounted sub-app is not a member (src/mounted.ts): `/v2/_discovery/…` is its own app's path
   // then, and the routes a call names are the parent's to check.
   mountDiscovery(
@@ -362,6 +425,12 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
         (micro ? (delegated ??= micro.requireSignature()) : own)(request, response, next);
       };
     },
+    subscribe(event, handler, options) {
+      const micro = above();
+      return micro ? micro.subscribe(event, handler, options) : eventsHere.subscribe(event, handler as EventHandler, options);
+    },
+    emit: (event, payload) => above()?.emit(event, payload) ?? eventsHere.emit(event, payload),
+    broadcast: (event, payload) => above()?.broadcast(event, payload) ?? eventsHere.broadcast(event, payload),
     updateTls(tls) {
       if (!settings.tls) throw new OptionError('tls', 'can be updated only on an instance started with `tls` (its URL is http://)');
       http.updateTls(resolveTls(tls));
@@ -369,8 +438,10 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     close() {
       drain?.dispose();
       outliers?.close();
-      closing ??= cluster
+      closing ??= eventsHere
         .close()
+        .catch((error: unknown) => settings.logger.warn(`express-micro: events did not close cleanly: ${(error as Error).message}`))
+        .then(() => cluster.close())
         .then(() => http.close())
         .then(() => cluster.events.clear());
       return closing;
@@ -378,6 +449,20 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
   };
   registerMicro(app, handle);
   return handle;
+}
+
+/** The durable engine (Redis Streams), loaded only when `events.type` is `'redis'`. */
+const redisEvents = (..._: unknown[]): DurableEvents => {
+  throw new Error('TEMPORARY: the Redis engine is not wired yet');
+};
+function loadDurable(settings: ResolvedOptions, consumer: string, metrics: MetricsRegistry): DurableEvents {
+  return redisEvents(settings.events.durable as NonNullable<ResolvedOptions['events']['durable']>, {
+    consumer,
+    logger: settings.logger,
+    retried: (event: string, group: string) => metrics.events.count('retried', event, group),
+    deadLettered: (event: string, group: string) => metrics.events.count('dead_lettered', event, group),
+    claimed: (event: string, group: string) => metrics.events.count('claimed', event, group),
+  });
 }
 
 /** The longest a member's connection is held open (see connectionHold), in seconds. */

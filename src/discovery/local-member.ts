@@ -1,3 +1,4 @@
+import type { PublishedSubscription } from '../events/types.ts';
 import type { RouteDescriptor } from '../routes/index.ts';
 import { sha256Hex } from '../runtime/index.ts';
 import type { MembershipTable, Instance } from './table.ts';
@@ -18,6 +19,7 @@ export class LocalMember {
   readonly #readRoutes: () => RouteDescriptor[];
   readonly #now: () => number;
   readonly #identity: Identity;
+  readonly #subscriptions: (() => PublishedSubscription[]) | undefined;
   #id: string;
   #self: Instance | undefined;
   #incarnation = 0;
@@ -26,6 +28,7 @@ export class LocalMember {
   constructor(name: string, id: string, table: MembershipTable, readRoutes: () => RouteDescriptor[], now: () => number, identity: Identity = {}) {
     this.#name = name;
     this.#identity = identityFields(identity);
+    this.#subscriptions = identity.subscriptions;
     this.#id = id;
     this.#table = table;
     this.#readRoutes = readRoutes;
@@ -55,9 +58,10 @@ export class LocalMember {
     if (this.#self) return undefined;
     if (id !== undefined) this.#id = id;
     const routes = this.#readRoutes();
+    const events = this.#events();
     const now = this.#now();
     this.#routesReadAt = now;
-    this.#self = this.#table.upsert({ protocol: PROTOCOL_VERSION, name: this.#name, id: this.#id, url, routes, rev: revision(routes), incarnation: 0, ...this.#identity }, true, now);
+    this.#self = this.#table.upsert({ protocol: PROTOCOL_VERSION, name: this.#name, id: this.#id, url, routes, rev: revision(routes, events), incarnation: 0, ...this.#identity, ...eventsField(events) }, true, now);
     return this.#self;
   }
 
@@ -71,7 +75,7 @@ export class LocalMember {
   descriptor(): Descriptor {
     const self = this.require();
     this.refreshRoutes(false);
-    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev, incarnation: this.#incarnation, ...this.#identity };
+    return { protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes: self.routes, rev: self.rev, incarnation: this.#incarnation, ...this.#identity, ...eventsField(self.events) };
   }
 
   /**
@@ -84,12 +88,17 @@ export class LocalMember {
     if (!self || (!force && now - this.#routesReadAt < ROUTES_TTL)) return false;
     this.#routesReadAt = now;
     const routes = this.#readRoutes();
-    const rev = revision(routes);
+    const events = this.#events();
+    const rev = revision(routes, events);
     if (rev === self.rev) return false;
     // A new incarnation orders the news: members that hear it fetch the routes.
     this.#incarnation++;
-    this.#table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev, incarnation: this.#incarnation, ...this.#identity }, true, now);
+    this.#table.upsert({ protocol: PROTOCOL_VERSION, name: self.name, id: self.id, url: self.url, routes, rev, incarnation: this.#incarnation, ...this.#identity, ...eventsField(events) }, true, now);
     return true;
+  }
+
+  #events(): PublishedSubscription[] {
+    return this.#subscriptions?.() ?? [];
   }
 
   /**
@@ -111,17 +120,27 @@ export class LocalMember {
 export interface Identity {
   metadata?: Readonly<Record<string, string>>;
   zone?: string | undefined;
+  /** The events it subscribes to as they stand now (they may change while it runs, like its routes). */
+  subscriptions?: () => PublishedSubscription[];
 }
 
 /** The descriptor's identity fields: each left out when empty, so the wire stays as before for an instance without them. */
-function identityFields(identity: Identity): Identity {
-  const fields: Identity = {};
+function identityFields(identity: Identity): Omit<Identity, 'subscriptions'> {
+  const fields: Omit<Identity, 'subscriptions'> = {};
   if (identity.metadata !== undefined && Object.keys(identity.metadata).length > 0) fields.metadata = identity.metadata;
   if (identity.zone !== undefined) fields.zone = identity.zone;
   return fields;
 }
 
-/** A short digest of the routes: members compare it to know whether to fetch them again. */
-function revision(routes: RouteDescriptor[]): string {
-  return sha256Hex(JSON.stringify(routes)).slice(0, 16);
+/** The descriptor's `events` field: left out when there are none, so the wire stays as before. */
+function eventsField(events: readonly PublishedSubscription[]): { events?: PublishedSubscription[] } {
+  return events.length === 0 ? {} : { events: [...events] };
+}
+
+/**
+ * A short digest of the routes and subscriptions: members compare it to know whether to fetch
+ * them again. Without subscriptions it is the digest of the routes alone, as before events.
+ */
+function revision(routes: RouteDescriptor[], events: readonly PublishedSubscription[]): string {
+  return sha256Hex(events.length === 0 ? JSON.stringify(routes) : JSON.stringify([routes, events])).slice(0, 16);
 }

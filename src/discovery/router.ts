@@ -21,7 +21,10 @@ export interface Guard {
   bodyMatches(bodyHash: string, body: string): boolean;
 }
 
-type Endpoint = 'register' | 'describe' | 'ping' | 'ping-req' | 'gossip' | 'services' | 'metrics' | 'leave';
+type Endpoint = 'register' | 'describe' | 'ping' | 'ping-req' | 'gossip' | 'services' | 'metrics' | 'leave' | 'events';
+
+/** Takes a parsed event delivery (`POST /_discovery/events?group=…`): the plugin's events answer it. */
+export type EventReceiver = (message: unknown, query: string) => { status: number; payload: unknown };
 
 /** The endpoints answered without a body: `answerMessage` never sees them. */
 type ReadOnlyEndpoint = 'services' | 'metrics';
@@ -36,6 +39,7 @@ const ENDPOINTS = new Map<string, Endpoint>([
   ['GET /services', 'services'],
   ['GET /metrics', 'metrics'],
   ['POST /leave', 'leave'],
+  ['POST /events', 'events'],
 ]);
 
 const PATHS = new Set([...ENDPOINTS.keys()].map((key) => key.slice(key.indexOf(' ') + 1)));
@@ -74,7 +78,7 @@ function sendMetrics(request: IncomingRequest, response: OutgoingResponse, metri
  * `metrics` gives what `GET /_discovery/metrics` answers (Prometheus text, or JSON when asked);
  * `hold`, how many seconds a member's connection is kept open after its request.
  */
-export function discoveryHandler(cluster: MembershipSource, guard: Guard, metrics: () => Metrics, hold?: () => number): Middleware {
+export function discoveryHandler(cluster: MembershipSource, guard: Guard, metrics: () => Metrics, hold?: () => number, events?: EventReceiver): Middleware {
   return (request, response, next) => {
     const path = request.url.split('?', 1)[0] ?? '';
     const endpoint = ENDPOINTS.get(`${request.method} ${path}`);
@@ -95,6 +99,17 @@ export function discoveryHandler(cluster: MembershipSource, guard: Guard, metric
     if (endpoint === 'services') return send(response, 200, servicesView(cluster));
     if (endpoint === 'metrics') return sendMetrics(request, response, metrics());
     if (request.method === 'GET') return send(response, 200, cluster.onPing(undefined));
+    if (endpoint === 'events') {
+      const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+      void readMessage(guard, auth.bodyHash, request, response)
+        .then((parsed) => {
+          if (parsed === NO_MESSAGE) return;
+          const answer = events ? events(parsed, query) : { status: 404, payload: { error: 'events are off' } };
+          send(response, answer.status, answer.payload);
+        })
+        .catch(next);
+      return;
+    }
     const gossip = cluster.gossip;
     // Membership from a registry: the ping is a health check (its body carries no news to read);
     // the gossip endpoints are off.
@@ -103,23 +118,30 @@ export function discoveryHandler(cluster: MembershipSource, guard: Guard, metric
   };
 }
 
-async function handleWithBody(endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, cluster: GossipProtocol, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
+/** What `readMessage` returns when it has answered the request itself (a bad body). */
+const NO_MESSAGE: unique symbol = Symbol('no message');
+
+/** The request's JSON body, checked against its signature; a bad one is answered here (NO_MESSAGE). */
+async function readMessage(guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<unknown> {
   const hasBody = (request.headers['content-length'] ?? '0') !== '0' || request.headers['transfer-encoding'] !== undefined;
-  if (hasBody && !isJson(request) && !bodyConsumed(request)) return send(response, 415, { error: 'expected application/json' });
+  if (hasBody && !isJson(request) && !bodyConsumed(request)) return (send(response, 415, { error: 'expected application/json' }), NO_MESSAGE);
   const body = await readBodyText(request);
   if (typeof body !== 'string') {
     if (body.status === 413) response.setHeader('connection', 'close');
-    return send(response, body.status, { error: body.reason });
+    return (send(response, body.status, { error: body.reason }), NO_MESSAGE);
   }
-  if (bodyHash !== undefined && !guard.bodyMatches(bodyHash, body)) return send(response, 401, { error: 'unauthorized', reason: 'body does not match its signature' });
-  let parsed: unknown;
-  if (body !== '') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return send(response, 400, { error: 'body is not JSON' });
-    }
+  if (bodyHash !== undefined && !guard.bodyMatches(bodyHash, body)) return (send(response, 401, { error: 'unauthorized', reason: 'body does not match its signature' }), NO_MESSAGE);
+  if (body === '') return undefined;
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return (send(response, 400, { error: 'body is not JSON' }), NO_MESSAGE);
   }
+}
+
+async function handleWithBody(endpoint: Exclude<Endpoint, ReadOnlyEndpoint | 'events'>, cluster: GossipProtocol, guard: Guard, bodyHash: string | undefined, request: IncomingRequest, response: OutgoingResponse): Promise<void> {
+  const parsed = await readMessage(guard, bodyHash, request, response);
+  if (parsed === NO_MESSAGE) return;
   const answer = await answerMessage(cluster, endpoint, parsed);
   return send(response, answer.status, answer.payload);
 }
@@ -128,7 +150,7 @@ async function handleWithBody(endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, clu
  * Validates one parsed discovery message and hands it to the cluster: the one place where wire
  * messages meet membership (the simulation in test/simulation calls it too).
  */
-export async function answerMessage(cluster: GossipProtocol, endpoint: Exclude<Endpoint, ReadOnlyEndpoint>, parsed: unknown): Promise<{ status: number; payload: unknown }> {
+export async function answerMessage(cluster: GossipProtocol, endpoint: Exclude<Endpoint, ReadOnlyEndpoint | 'events'>, parsed: unknown): Promise<{ status: number; payload: unknown }> {
   const refuse = (error: string) => {
     if (error.includes('unsupported protocol')) cluster.refusedProtocol(error);
     return { status: 400, payload: { error } };
@@ -196,6 +218,8 @@ export interface ServicesView {
     metadata: Instance['metadata'];
     /** Its zone (option `zone`); null when none. */
     zone: string | null;
+    /** The events it subscribes to, with their groups (`micro.subscribe`); `[]` when none. */
+    events: Instance['events'];
   };
   connectedPeers: Record<
     string,
@@ -218,6 +242,8 @@ export interface ServicesView {
         metadata: Instance['metadata'];
         /** Its zone (option `zone`); null when none. */
         zone: string | null;
+        /** The events it subscribes to, with their groups; `[]` when none. */
+        events: Instance['events'];
       }[];
     }
   >;
@@ -249,11 +275,12 @@ export function servicesView(cluster: MembershipSource): ServicesView {
         ejected: instance.ejectedUntil !== 0,
         metadata: instance.metadata,
         zone: instance.zone ?? null,
+        events: instance.events,
       })),
     };
   }
   return {
-    thisService: { name: self.name, id: self.id, url: self.url, routes: self.routes, metadata: self.metadata ?? NO_METADATA, zone: self.zone ?? null },
+    thisService: { name: self.name, id: self.id, url: self.url, routes: self.routes, metadata: self.metadata ?? NO_METADATA, zone: self.zone ?? null, events: self.events ?? [] },
     connectedPeers,
   };
 }

@@ -3,7 +3,11 @@ import { sha256Hex } from '../runtime/index.ts';
 import type { Emitter } from './emitter.ts';
 import { NO_METADATA } from './metadata.ts';
 import { serviceKey } from './service-name.ts';
+import type { PublishedSubscription } from '../events/types.ts';
 import type { Descriptor, InstanceInfo, InstanceStatus, MemberState } from './types.ts';
+
+/** The events of an instance that subscribes to none: shared, frozen. */
+const NO_EVENTS: readonly PublishedSubscription[] = Object.freeze([]);
 
 /** One known instance. Mutable: the table changes it in place. */
 export interface Instance {
@@ -17,6 +21,8 @@ export interface Instance {
    */
   audience: string;
   routes: RouteDescriptor[];
+  /** The events it subscribes to (published with its routes, under the same `rev`). */
+  events: readonly PublishedSubscription[];
   rev: string;
   /** Its labels, from its first descriptor: frozen, without a prototype ({@link NO_METADATA} when none). */
   readonly metadata: Readonly<Record<string, string>>;
@@ -138,6 +144,7 @@ export class MembershipTable {
       if (descriptor.incarnation > existing.incarnation) existing.incarnation = descriptor.incarnation;
       if (existing.rev !== descriptor.rev) {
         existing.routes = descriptor.routes;
+        existing.events = descriptor.events ?? NO_EVENTS;
         existing.rev = descriptor.rev;
         this.#changed(existing);
       }
@@ -153,6 +160,7 @@ export class MembershipTable {
       self,
       audience: descriptor.id,
       routes: descriptor.routes,
+      events: descriptor.events ?? NO_EVENTS,
       rev: descriptor.rev,
       // Checked on receipt (validate.ts) or built from the options: already frozen and prototype-free.
       metadata: descriptor.metadata ?? NO_METADATA,
@@ -285,6 +293,7 @@ export function info(instance: Instance): InstanceInfo {
     suspect: instance.suspect,
     incarnation: instance.incarnation,
     routes: instance.routes,
+    events: instance.events,
     metadata: instance.metadata,
     ...(instance.zone === undefined ? {} : { zone: instance.zone }),
     self: instance.self,

@@ -1,3 +1,4 @@
+import type { PublishedSubscription } from '../events/types.ts';
 import type { RouteDescriptor } from '../routes/index.ts';
 
 /** Whether an instance is a live member (`UP`, suspected or not) or a confirmed dead one (`DOWN`). */
@@ -26,6 +27,8 @@ export interface InstanceInfo {
   incarnation: number;
   /** The routes it publishes. */
   routes: RouteDescriptor[];
+  /** The events it subscribes to, each with its group (`micro.subscribe`); empty when none. */
+  events: readonly PublishedSubscription[];
   /**
    * Its labels (option `metadata`: `version`, `track`, …), fixed for the life of its process.
    * Frozen and without a prototype; empty when it has none.
@@ -83,6 +86,8 @@ export interface Descriptor {
   metadata?: Readonly<Record<string, string>>;
   /** Its zone; absent when it has none. Fixed like `metadata`. */
   zone?: string;
+  /** The events it subscribes to, by group (`micro.subscribe`); absent when none. Covered by `rev`. */
+  events?: PublishedSubscription[];
 }
 
 /**

@@ -1,3 +1,5 @@
+import { isEventName, isGroupName, MAX_SUBSCRIPTIONS } from '../events/names.ts';
+import type { PublishedSubscription } from '../events/types.ts';
 import type { RouteDescriptor } from '../routes/index.ts';
 import { isZone, parseMetadata } from './metadata.ts';
 import {
@@ -61,6 +63,13 @@ function parseList<T>(field: string, value: unknown, limit: number, parseItem: (
   return parsed;
 }
 
+function parseSubscription(value: unknown, index: number): Result<PublishedSubscription> {
+  if (!isRecord(value)) return `events[${index}] is not an object`;
+  if (!isEventName(value.event)) return `events[${index}].event is not an event name`;
+  if (!isGroupName(value.group)) return `events[${index}].group is not a group name`;
+  return { event: value.event, group: value.group };
+}
+
 function parseRoute(value: unknown, index: number): Result<RouteDescriptor> {
   if (!isRecord(value)) return `routes[${index}] is not an object`;
   const { method, path, names, handler } = value;
@@ -80,7 +89,7 @@ function parseRoute(value: unknown, index: number): Result<RouteDescriptor> {
 /** Checks an instance's self-description. */
 export function parseDescriptor(value: unknown): Result<Descriptor> {
   if (!isRecord(value)) return 'descriptor is not an object';
-  const { protocol, name, id, url, routes, rev, incarnation, metadata, zone } = value;
+  const { protocol, name, id, url, routes, rev, incarnation, metadata, zone, events } = value;
   // Never JSON.stringify a value from the wire here: a deeply nested one overflows the stack.
   if (protocol !== PROTOCOL_VERSION) {
     const given = typeof protocol === 'number' ? String(protocol) : typeof protocol === 'string' ? JSON.stringify(protocol.slice(0, 20)) : protocol === null ? 'null' : Array.isArray(protocol) ? 'an array' : `a ${typeof protocol}`;
@@ -100,6 +109,11 @@ export function parseDescriptor(value: unknown): Result<Descriptor> {
   const descriptor: Descriptor = { protocol, name, id, url: origin, routes: parsed, rev, incarnation };
   if (labels !== undefined && Object.keys(labels.metadata).length > 0) descriptor.metadata = labels.metadata;
   if (zone !== undefined) descriptor.zone = zone;
+  if (events !== undefined) {
+    const subscriptions = parseList('events', events, MAX_SUBSCRIPTIONS, parseSubscription);
+    if (typeof subscriptions === 'string') return subscriptions;
+    if (subscriptions.length > 0) descriptor.events = subscriptions;
+  }
   return descriptor;
 }
 

@@ -1,5 +1,6 @@
 export { AmbiguousRouteError } from './ambiguous-route-error.ts';
 export { ConnectionError } from './connection-error.ts';
+export { EventError } from './event-error.ts';
 export { ExpressMicroError } from './express-micro-error.ts';
 export { MissingParameterError } from './missing-parameter-error.ts';
 export { OptionError } from './option-error.ts';

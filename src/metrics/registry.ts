@@ -1,3 +1,4 @@
+import { EventMetrics } from './events.ts';
 import { Histogram } from './histogram.ts';
 import type { HistogramSample, Metrics, MetricSample } from './types.ts';
 
@@ -83,6 +84,8 @@ export interface CountedInstance {
 export class MetricsRegistry {
   /** Direct probes of this instance that got an ack, in seconds. */
   readonly probes: Histogram = new Histogram();
+  /** Events emitted, delivered and handled here (micro.emit, micro.subscribe). */
+  readonly events: EventMetrics = new EventMetrics();
   /** Membership events seen, indexed like {@link MEMBERSHIP_EVENTS}. */
   readonly membership: Float64Array = new Float64Array(MEMBERSHIP_EVENTS.length);
   /** Requests accepted under a secret other than the first (one being rotated out). */
@@ -180,6 +183,7 @@ export class MetricsRegistry {
         help: 'When this member last accepted a request under a secret other than the first, in seconds since the epoch; 0 for never.',
         samples: [{ labels: {}, value: this.#previousSecretAt / 1000 }],
       },
+      ...this.events.families(),
     };
   }
 }

@@ -148,10 +148,10 @@ describe('discovery', () => {
     const body = JSON.parse(text);
     // No labels given: only the version npm_package_version supplies, when the test runner sets it.
     const labels = process.env.npm_package_version ? { version: process.env.npm_package_version } : {};
-    expect(body.thisService).toEqual({ name: 'user-service', id: seed.micro.peers().find((peer) => peer.self)?.id, url: seed.url, routes: [{ method: 'GET', path: '/users/:id', names: ['getUser'] }], metadata: labels, zone: null });
+    expect(body.thisService).toEqual({ name: 'user-service', id: seed.micro.peers().find((peer) => peer.self)?.id, url: seed.url, routes: [{ method: 'GET', path: '/users/:id', names: ['getUser'] }], metadata: labels, zone: null, events: [] });
     const peer = body.connectedPeers['order-service'];
     expect(peer).toMatchObject({ url: other.url, status: 'UP', routes: [{ method: 'POST', path: '/orders', names: ['placeOrder', 'createOrder'] }] });
-    expect(peer.instances).toEqual([{ id: expect.any(String), url: other.url, status: 'UP', suspect: false, incarnation: 0, lastSeen: expect.any(Number), roundTripMs: peer.instances[0].roundTripMs, ejected: false, metadata: labels, zone: null }]);
+    expect(peer.instances).toEqual([{ id: expect.any(String), url: other.url, status: 'UP', suspect: false, incarnation: 0, lastSeen: expect.any(Number), roundTripMs: peer.instances[0].roundTripMs, ejected: false, metadata: labels, zone: null, events: [] }]);
     // The last direct-probe round trip from the seed: null until the seed has probed it.
     expect(peer.instances[0].roundTripMs === null || (typeof peer.instances[0].roundTripMs === 'number' && peer.instances[0].roundTripMs >= 0)).toBe(true);
   });
