@@ -75,6 +75,16 @@ describe('options', () => {
     ['zone', { zone: 'eu west' }],
     ['zone', { zone: '-eu' }],
     ['zone', { zone: 'z'.repeat(64) }],
+    ['events', { events: 'redis' }],
+    ['events', { events: { type: 'cluster', url: 'redis://127.0.0.1:6379' } }],
+    ['events.type', { events: { type: 'kafka' } }],
+    ['events.maxPayloadBytes', { events: { maxPayloadBytes: 0 } }],
+    ['events.maxPayloadBytes', { events: { maxPayloadBytes: 2_000_000 } }],
+    ['events.maxInFlight', { events: { maxInFlight: 0 } }],
+    ['events.url', { events: { type: 'redis' } }],
+    ['events.url', { events: { type: 'redis', url: 'http://127.0.0.1:6379' } }],
+    ['events.prefix', { events: { type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'a b' } }],
+    ['events.maxAttempts', { events: { type: 'redis', url: 'redis://127.0.0.1:6379', maxAttempts: 0 } }],
   ])('refuses a bad %s at once, naming it', (option, options) => {
     const error = attempt(options);
     expect(error).toBeInstanceOf(expressMicro.OptionError);
@@ -86,6 +96,9 @@ describe('options', () => {
   it('never puts the secret in an error message', () => {
     const error = attempt({ secret: 'tiny-secret' }) as Error;
     expect(error.message).not.toContain('tiny-secret');
+    // Nor a Redis password from a bad events URL.
+    const redis = attempt({ events: { type: 'redis', url: 'http://user:hunter2-password@127.0.0.1:6379' } }) as Error;
+    expect(redis.message).not.toContain('hunter2-password');
   });
 
   it('refuses something that is not an Express app', () => {
