@@ -69,6 +69,21 @@ if (reason) console.log(reason);
     expect(hand?.zone).toBe('z9');
   });
 
+  it('carries subscriptions in the record: emit reaches a subscriber found in etcd, also one added while it runs', async () => {
+    prefix = `/em-test-${++count}/`;
+    const received: unknown[] = [];
+    const email = await start('email-service');
+    const orders = await start('order-service');
+    await waitFor(() => upInstances(orders.micro, 'email-service').length === 1, 'the email-service seen');
+    expect(await orders.micro.emit('order.created', 1)).toMatchObject({ accepted: [], failed: [] });
+    email.micro.subscribe('order.created', (payload) => void received.push(payload));
+    const subscribed = () => orders.micro.peers().some((peer) => peer.service === 'email-service' && peer.events.some((each) => each.event === 'order.created'));
+    await waitFor(subscribed, 'the subscription in the record', 10_000);
+    expect((await orders.micro.emit('order.created', 2)).accepted).toHaveLength(1);
+    await waitFor(() => received.length === 1, 'the delivery');
+    expect(received).toEqual([2]);
+  }, 20_000);
+
   it('drops an instance that closes at once (its lease is revoked), long before its ttl', async () => {
     prefix = `/em-test-${++count}/`;
     const a = await start('user-service');

@@ -77,6 +77,28 @@ describe('events over the cluster', () => {
     expect(seen[0]).toEqual({ at: '1970-01-01T00:00:00.000Z', n: 1 });
   });
 
+  it('carries the trace of the request the emitter was serving', async () => {
+    const email = await receiver('email-service', undefined, 'order.created');
+    const orders = await startService('order-service', (app, micro) => {
+      app.post('/orders', (_req, res) => {
+        void micro.emit('order.created', { id: 1 }).then((result) => res.json(result));
+      });
+    }, { peers: [email.instance.url] });
+    await waitFor(() => subscribers(orders.micro, 'order.created') === 1, 'the subscriber', 10_000);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const answer = await fetch(`${orders.url}/orders`, { method: 'POST', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=1' } });
+    expect(((await answer.json()) as { accepted: unknown[] }).accepted).toHaveLength(1);
+    await waitFor(() => email.received.length === 1, 'the delivery');
+    const meta = email.received[0]?.meta as EventMeta;
+    expect(meta.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(meta.traceparent).not.toContain('00f067aa0ba902b7');
+    expect(meta.tracestate).toBe('vendor=1');
+    // Outside a traced request there is none.
+    await orders.micro.emit('order.created', { id: 2 });
+    await waitFor(() => email.received.length === 2, 'the second delivery');
+    expect(email.received[1]?.meta.traceparent).toBeUndefined();
+  }, 20_000);
+
   it('moves a delivery that cannot connect to another instance of the group', async () => {
     const orders = await startService('order-service', () => {}, { outlierDetection: false });
     const first = await receiver('email-service', orders.url, 'mail.send');
