@@ -174,6 +174,7 @@ export type EventsOptions = ClusterEventsOptions | RedisEventsOptions;
 
 /** Events over the cluster itself: no infrastructure, at most once per group. */
 export interface ClusterEventsOptions {
+  /** `'cluster'`: the instances deliver to each other (the default). */
   type?: 'cluster';
   /** The most bytes of an event's JSON payload; a larger one is refused with `EventError`. Default 262144 (256 KiB), at most 1000000. */
   maxPayloadBytes?: number;
@@ -185,6 +186,7 @@ export interface ClusterEventsOptions {
 
 /** `emit` through Redis Streams: at least once, a consumer group per subscriber group. */
 export interface RedisEventsOptions extends Omit<ClusterEventsOptions, 'type'> {
+  /** `'redis'`: `emit` goes through Redis Streams. */
   type: 'redis';
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
   url: string;

@@ -63,21 +63,29 @@ export interface EmitResult {
 
 /** One event as it travels: the wire form of the cluster transport and the fields of a stream entry. */
 export interface EventMessage {
+  /** Unique per emit (`meta.id`). */
   id: string;
+  /** The event's name. */
   event: string;
   /** The emitting service. */
   emitter: string;
   /** The emitting instance's id. */
   from: string;
+  /** When it was emitted, in ms since the epoch. */
   time: number;
+  /** The payload, as JSON carries it. */
   payload: unknown;
+  /** The W3C trace context of the emitter's request, if any. */
   traceparent?: string;
+  /** The W3C `tracestate` that came with `traceparent`. */
   tracestate?: string;
 }
 
 /** A subscription as an instance publishes it with its routes. */
 export interface PublishedSubscription {
+  /** The event's name. */
   event: string;
+  /** The group the subscription belongs to. */
   group: string;
 }
 
