@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import process from 'node:process';
 import express from 'express';
 import axios from 'axios';
-import { HOST, SECRET, envNumber, fmt, killChildren, listen, closeServer, loadExpressMicro, median, now, quantile, record, runtime, runtimeVersion, spawnChild, table, waitFor } from './bench-lib.mjs';
+import { HOST, SECRET, envNumber, fmt, freePort, killChildren, listen, closeServer, loadExpressMicro, median, now, quantile, record, runtime, runtimeVersion, spawnChild, table, waitFor } from './bench-lib.mjs';
 
 const ROUNDS = envNumber('BENCH_ROUNDS', 7);
 const SEQ_MS = envNumber('BENCH_SEQ_MS', 500);
@@ -70,13 +70,6 @@ async function caller(expressMicro, target, name) {
   await micro.ready;
   await waitFor(() => micro.peers().some((peer) => peer.service === 'user-service' && peer.status === 'UP'), 'user-service UP', 10_000);
   return { micro, server };
-}
-
-async function freePort() {
-  const probe = http.createServer();
-  const port = await new Promise((resolve) => probe.listen(0, HOST, () => resolve(probe.address().port)));
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 async function listenTls(app, port) {

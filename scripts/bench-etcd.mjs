@@ -16,12 +16,11 @@
 // Environment: BENCH_ETCD_N (50), BENCH_ETCD_JOINS (5), BENCH_WINDOW_MS (20000), BENCH_ETCD_TTL (10).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import express from 'express';
-import { HOST, SECRET, closeServer, envNumber, fmt, listen, loadExpressMicro, quantile, sleep, table, waitFor, wall } from './bench-lib.mjs';
+import { HOST, SECRET, closeServer, envNumber, fmt, freePort, listen, loadExpressMicro, quantile, sleep, table, waitFor, wall } from './bench-lib.mjs';
 
 const N = envNumber('BENCH_ETCD_N', 50);
 const JOINS = envNumber('BENCH_ETCD_JOINS', 5);
@@ -34,14 +33,6 @@ if (!ETCD) {
   process.exit(0);
 }
 const expressMicro = await loadExpressMicro();
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startEtcd() {
   const dir = mkdtempSync(join(tmpdir(), 'em-bench-etcd-'));

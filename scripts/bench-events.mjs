@@ -12,11 +12,10 @@
 // and the table gives it as a ratio to the direct call of the same rounds.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { HOST, SECRET, closeServer, envNumber, fmt, listen, loadExpressMicro, median, now, quantile, record, table, waitFor } from './bench-lib.mjs';
+import { HOST, SECRET, closeServer, envNumber, fmt, freePort, listen, loadExpressMicro, median, now, quantile, record, table, waitFor } from './bench-lib.mjs';
 
 const SEQUENTIAL = envNumber('BENCH_EVENTS_SEQUENTIAL', 1000);
 const BURST = envNumber('BENCH_EVENTS_BURST', 4000);
@@ -24,14 +23,6 @@ const ROUNDS = envNumber('BENCH_ROUNDS', 3);
 const IN_FLIGHT = 32;
 const expressMicro = await loadExpressMicro();
 const base = { host: HOST, secret: SECRET, logger: false, pingInterval: 500 };
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A redis-server of our own, or undefined when there is none on PATH. */
 async function startRedis() {
@@ -144,7 +135,7 @@ table(
   `Events: from the call or emit to the handler, ${SEQUENTIAL} one at a time and ${BURST} with ${IN_FLIGHT} in flight per round, median of ${ROUNDS} rounds`,
   ['transport', 'p50', 'p99', 'p50 vs call', 'handled/s', 'rate vs call'],
   rows,
-  [redis ? 'Redis: a redis-server of this run, no persistence.' : 'Redis: no redis-server on PATH, that row is skipped.', 'Both services run in this one Node process; the direct call is the baseline of the same rounds.'],
+  [redis ? 'Redis: a redis-server of this run, no persistence.' : 'Redis: left out (no redis-server on PATH, or BENCH_EVENTS_REDIS=0).', 'Both services run in this one Node process; the direct call is the baseline of the same rounds.'],
 );
 const cluster = summary('emit, cluster');
 record({ section: 'events', target: 'emit over the cluster: p50 to the handler within 2× a direct call', measured: fmt.ratio(cluster.p50 / direct.p50), ok: cluster.p50 / direct.p50 <= 2 });

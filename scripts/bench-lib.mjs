@@ -2,6 +2,7 @@
 // Node, Bun and Deno: only `node:` modules and web globals.
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -209,4 +210,12 @@ export function listen(app) {
 export async function closeServer(server) {
   server.closeAllConnections?.();
   await new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a server that cannot listen on port 0 (etcd, redis, TLS). */
+export async function freePort() {
+  const probe = createServer();
+  const port = await new Promise((resolve) => probe.listen(0, HOST, () => resolve(probe.address().port)));
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
