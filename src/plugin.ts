@@ -221,6 +221,7 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     http,
     authorize: sign ? (method, path, body, audience) => sign(method, path, body, audience) : () => ({ authorization: bearerHeader(secret) }),
     unreachable: (instance) => cluster.unreachable(instance),
+    stale: (instance) => cluster.stale(instance),
     trace: () => {
       const trace = served.current()?.trace;
       if (trace === undefined) return undefined;

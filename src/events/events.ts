@@ -33,6 +33,8 @@ export interface EventsContext {
   authorize: (method: string, path: string, body: string, audience: string) => Record<string, string>;
   /** An instance this process could not connect to: out of the rotation, probed now. */
   unreachable: (instance: Instance) => void;
+  /** An instance that answered it does not subscribe though its row says so: its row is fetched again. */
+  stale: (instance: Instance) => void;
   /** The trace context of the request being served, if any. */
   trace: () => { traceparent: string; tracestate: string | undefined } | undefined;
   /** A delivery's timeout, in ms. */
@@ -45,6 +47,9 @@ export interface EventsContext {
   /** Loads and connects the durable engine (only when `events.type` is `'redis'`). */
   durable: (() => DurableEvents) | undefined;
 }
+
+/** The most event names indexed per table revision. */
+const MAX_INDEXED = 1024;
 
 /** A delivery the receiver did not take (so it ran nothing): the emitter tries the group's next instance. */
 const NOT_TAKEN = new Set([401, 403, 404, 421, 503]);
@@ -188,6 +193,8 @@ export class Events {
     }
     let subscribers = this.#index.get(event);
     if (subscribers) return subscribers;
+    // Names nobody subscribes to are the application's input: the index stays bounded.
+    if (this.#index.size >= MAX_INDEXED) this.#index.clear();
     subscribers = { groups: new Map(), instances: [] };
     for (const instance of table.instances()) {
       if (instance.status !== 'UP' || instance.events.length === 0) continue;
@@ -237,6 +244,7 @@ export class Events {
     try {
       const response = await this.#context.http.request({ origin: instance.url, path, method: 'POST', headers, body, timeout: this.#context.timeout });
       if (response.status === 202) return true;
+      if (response.status === 404) this.#context.stale(instance);
       const reason = `answered ${response.status}${response.body ? ` ${response.body.slice(0, 200)}` : ''}`;
       return { reason, next: NOT_TAKEN.has(response.status) };
     } catch (error) {

@@ -116,6 +116,22 @@ describe('events over the cluster', () => {
     await first.instance.micro.close();
   }, 30_000);
 
+  it('unsubscribe takes the instance out of the group at the emitter', async () => {
+    const orders = await startService('order-service');
+    const received: string[] = [];
+    let stop: () => void = () => {};
+    const leaving = await startService('email-service', (_app, micro) => {
+      stop = micro.subscribe('mail.send', () => void received.push('leaving'));
+    }, { peers: [orders.url] });
+    await receiver('email-service', orders.url, 'mail.send');
+    await waitFor(() => subscribers(orders.micro, 'mail.send') === 2, 'two subscribers', 10_000);
+    stop();
+    await waitFor(() => subscribers(orders.micro, 'mail.send') === 1, 'one subscriber left', 10_000);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, index) => orders.micro.emit('mail.send', index)));
+    expect(results.every((result) => result.accepted.length === 1 && result.accepted[0]?.instance !== leaving.url)).toBe(true);
+    expect(received).toEqual([]);
+  }, 20_000);
+
   it('refuses bad names and payloads before sending anything', async () => {
     const solo = await startService('solo-service');
     expect(() => solo.micro.subscribe('bad name!', () => {})).toThrow(OptionError);
