@@ -1,6 +1,7 @@
 import { createServices, InFlight, OutlierDetector, ServedRequests, type Services } from './client/index.ts';
 import { Cluster, discoveryHandler, routeGuard, EtcdMembership, mountDiscovery, DiscoveryTransport, info, type Authorize, type MembershipSource, type DiscoveryEvent, type Guard, type InstanceInfo, type InstanceListener } from './discovery/index.ts';
 import { Drain } from './drain/index.ts';
+import { redisEvents } from './events/redis/index.ts';
 import { Events, EVENTS_PATH, parseDeliveryQuery, parseEventMessage, type DurableEvents, type EmitResult, type EventHandler, type EventPayload, type SubscribeOptions } from './events/index.ts';
 import { writeTrace } from './client/trace.ts';
 import { ExpressMicroError, OptionError } from './errors/index.ts';
@@ -453,9 +454,6 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
 }
 
 /** The durable engine (Redis Streams), loaded only when `events.type` is `'redis'`. */
-const redisEvents = (..._: unknown[]): DurableEvents => {
-  throw new Error('TEMPORARY: the Redis engine is not wired yet');
-};
 function loadDurable(settings: ResolvedOptions, consumer: string, metrics: MetricsRegistry): DurableEvents {
   return redisEvents(settings.events.durable as NonNullable<ResolvedOptions['events']['durable']>, {
     consumer,

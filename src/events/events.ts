@@ -2,7 +2,7 @@ import type { Instance, MembershipTable } from '../discovery/table.ts';
 import { EventError, OptionError } from '../errors/index.ts';
 import type { EventMetrics } from '../metrics/index.ts';
 import type { Logger } from '../options.ts';
-import { monotonicNow, randomHex, TransportError, type HttpClient } from '../runtime/index.ts';
+import { after, monotonicNow, randomHex, TransportError, type HttpClient } from '../runtime/index.ts';
 import type { DurableEvents, RedisEventSettings } from './durable.ts';
 import { isEventName, isGroupName } from './names.ts';
 import { HandlerRunner } from './runner.ts';
@@ -109,7 +109,7 @@ export class Events {
     if (this.#context.settings.durable) {
       let stored: string;
       try {
-        stored = await this.#engine().publish(message);
+        stored = await withinTimeout(this.#engine().publish(message), this.#context.timeout, () => new EventError(event, 'unavailable', `got no answer from Redis within ${this.#context.timeout} ms (it may have been stored: at least once, a retry can duplicate it)`));
       } catch (error) {
         throw error instanceof EventError ? error : new EventError(event, 'unavailable', `could not be stored: ${(error as Error).message}`, error);
       }
@@ -295,6 +295,23 @@ export class Events {
     }
     if (failure !== undefined && rethrow) throw failure;
   }
+}
+
+/** `promise`, or a rejection with `timedOut()` after `ms` (a Redis that accepts connections and never answers). */
+function withinTimeout<T>(promise: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = after(ms, () => reject(timedOut()));
+    promise.then(
+      (value) => {
+        timer.stop();
+        resolve(value);
+      },
+      (error: unknown) => {
+        timer.stop();
+        reject(error);
+      },
+    );
+  });
 }
 
 function receipt(instance: Instance, group: string | undefined, reason?: string): EventReceipt {

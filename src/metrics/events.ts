@@ -38,7 +38,8 @@ export class EventMetrics {
 
   /** The durable groups' backlog, as last read from the engine. */
   set backlog(rows: { event: string; group: string; pending: number; lag: number }[]) {
-    this.#backlog = rows;
+    // While Redis is away (or cannot tell a lag) a figure is NaN: left out rather than exported.
+    this.#backlog = rows.map((row) => ({ ...row, pending: Number.isFinite(row.pending) ? row.pending : -1, lag: Number.isFinite(row.lag) ? row.lag : -1 }));
   }
 
   #row(event: string, group: string): EventRow {
@@ -74,8 +75,8 @@ export class EventMetrics {
         type: 'gauge',
         help: "A durable group's entries by state: pending (delivered, not acknowledged) and lag (not delivered yet), as last read.",
         samples: this.#backlog.flatMap((row) => [
-          { labels: { event: row.event, group: row.group, state: 'pending' }, value: row.pending },
-          { labels: { event: row.event, group: row.group, state: 'lag' }, value: row.lag },
+          ...(row.pending < 0 ? [] : [{ labels: { event: row.event, group: row.group, state: 'pending' }, value: row.pending }]),
+          ...(row.lag < 0 ? [] : [{ labels: { event: row.event, group: row.group, state: 'lag' }, value: row.lag }]),
         ]),
       },
     };
