@@ -13,6 +13,7 @@
  * worth showing whoever made it. The round trip is the winning view's, else any other's.
  */
 import { isZone, NO_METADATA, parseMetadata } from '../discovery/metadata.ts';
+import { isEventName, isGroupName, MAX_SUBSCRIPTIONS } from '../events/names.ts';
 import { PeerUnreachableError, type PeerClient } from './peer.ts';
 import { CliError } from './errors.ts';
 
@@ -40,6 +41,17 @@ export interface InstanceRow {
   zone: string | null;
   /** Its labels (`version`, `track`, …); `{}` when it has none, or when they are malformed. */
   metadata: Readonly<Record<string, string>>;
+  /**
+   * The events it subscribes to, each with its group (`micro.subscribe`), sorted by event then
+   * group; `[]` when none, or from a peer too old to publish them. Malformed entries are dropped.
+   */
+  events: readonly InstanceEvent[];
+}
+
+/** One subscription an instance publishes: an event name and the group it takes it in. */
+export interface InstanceEvent {
+  readonly event: string;
+  readonly group: string;
 }
 
 /** The merged view of every peer asked, at one moment. */
@@ -56,7 +68,8 @@ export interface ClusterView {
 
 /** What changed for one instance between two views. */
 export type ClusterChange = {
-  kind: 'joined' | 'left' | 'up' | 'down' | 'suspect' | 'ejected' | 'restored';
+  /** `events`: the instance's subscriptions changed (one subscribed to, or stopped, an event). */
+  kind: 'joined' | 'left' | 'up' | 'down' | 'suspect' | 'ejected' | 'restored' | 'events';
   /** The instance as it is now (as it was last, for `left`). */
   row: InstanceRow;
   /** When the later view was read. */
@@ -104,6 +117,35 @@ function zoneOf(value: unknown): string | null {
   return isZone(value) ? value : null;
 }
 
+const NO_EVENTS: readonly InstanceEvent[] = Object.freeze([]);
+
+/**
+ * Subscriptions are printed too: only names the library itself accepts (no control characters,
+ * nothing a terminal or a page would act on), deduplicated and sorted; none from an older peer.
+ */
+export function eventsOf(value: unknown): readonly InstanceEvent[] {
+  if (!Array.isArray(value) || value.length === 0) return NO_EVENTS;
+  const seen = new Set<string>();
+  const events: InstanceEvent[] = [];
+  for (const item of value.slice(0, MAX_SUBSCRIPTIONS)) {
+    if (!isRecord(item) || !isEventName(item.event) || !isGroupName(item.group)) continue;
+    const key = `${item.event}\n${item.group}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    events.push({ event: item.event, group: item.group });
+  }
+  return events.sort((a, b) => (a.event === b.event ? compareText(a.group, b.group) : compareText(a.event, b.event)));
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether two (sorted) subscription lists are the same (rows built by hand may have none). */
+function sameEvents(a: readonly InstanceEvent[] | undefined = NO_EVENTS, b: readonly InstanceEvent[] | undefined = NO_EVENTS): boolean {
+  return a.length === b.length && a.every((item, index) => item.event === b[index]?.event && item.group === b[index]?.group);
+}
+
 function routeCount(value: unknown): number {
   return Array.isArray(value) ? value.length : 0;
 }
@@ -121,7 +163,7 @@ function candidatesOf(origin: string, value: unknown, at: number): Candidate[] {
   if (typeof self.name === 'string' && SERVICE_NAME.test(self.name) && isUrl(self.url)) {
     const id = typeof self.id === 'string' && PRINTABLE.test(self.id) ? self.id : self.url;
     candidates.push({
-      row: { service: self.name, id, url: self.url, status: 'UP', ejected: false, lastSeen: at, roundTripMs: null, routes: routeCount(self.routes), zone: zoneOf(self.zone), metadata: labelsOf(self.metadata) },
+      row: { service: self.name, id, url: self.url, status: 'UP', ejected: false, lastSeen: at, roundTripMs: null, routes: routeCount(self.routes), zone: zoneOf(self.zone), metadata: labelsOf(self.metadata), events: eventsOf(self.events) },
       self: true,
       incarnation: Number.POSITIVE_INFINITY,
     });
@@ -145,6 +187,7 @@ function candidatesOf(origin: string, value: unknown, at: number): Candidate[] {
           routes,
           zone: zoneOf(instance.zone),
           metadata: labelsOf(instance.metadata),
+          events: eventsOf(instance.events),
         },
         self: false,
         incarnation: finiteOrNull(instance.incarnation) ?? 0,
@@ -240,7 +283,7 @@ function rowKey(row: InstanceRow): string {
 /**
  * What changed from `before` to `after`, one entry per change, in `after`'s row order (then the
  * rows that left): `joined`/`left` for rows that appeared or went, `up`/`down`/`suspect` when the
- * state moved, `ejected`/`restored` when the ejection flag did. When `after` reached no peer at all
+ * state moved, `ejected`/`restored` when the ejection flag did, `events` when its subscriptions did. When `after` reached no peer at all
  * there is nothing to compare (no news is not news of everyone leaving): the answer is empty.
  */
 export function diffViews(before: ClusterView, after: ClusterView): ClusterChange[] {
@@ -258,6 +301,7 @@ export function diffViews(before: ClusterView, after: ClusterView): ClusterChang
     }
     if (old.status !== row.status) changes.push({ kind: row.status === 'UP' ? 'up' : row.status === 'DOWN' ? 'down' : 'suspect', row, at });
     if (old.ejected !== row.ejected) changes.push({ kind: row.ejected ? 'ejected' : 'restored', row, at });
+    if (!sameEvents(old.events, row.events)) changes.push({ kind: 'events', row, at });
   }
   for (const row of previous.values()) changes.push({ kind: 'left', row, at });
   return changes;

@@ -24,9 +24,9 @@ describe('clusterViewOf', () => {
   it('lists the peer itself UP and seen now, and the others as it sees them; missing fields are null or false', () => {
     const view = clusterViewOf([{ origin: 'http://a', body: answer({ name: 'a', url: 'http://a' }, { b: [instance('b1', 'http://b', { suspect: true, roundTripMs: 1.5, ejected: true }), instance('b2', 'http://b2', { status: 'DOWN', lastSeen: 'nonsense' })] }) }], [], AT);
     expect(view.rows).toEqual([
-      { service: 'a', id: 'http://a', url: 'http://a', status: 'UP', ejected: false, lastSeen: AT, roundTripMs: null, routes: 1, zone: null, metadata: {} },
-      { service: 'b', id: 'b1', url: 'http://b', status: 'SUSPECT', ejected: true, lastSeen: AT - 1000, roundTripMs: 1.5, routes: 1, zone: null, metadata: {} },
-      { service: 'b', id: 'b2', url: 'http://b2', status: 'DOWN', ejected: false, lastSeen: null, roundTripMs: null, routes: 1, zone: null, metadata: {} },
+      { service: 'a', id: 'http://a', url: 'http://a', status: 'UP', ejected: false, lastSeen: AT, roundTripMs: null, routes: 1, zone: null, metadata: {}, events: [] },
+      { service: 'b', id: 'b1', url: 'http://b', status: 'SUSPECT', ejected: true, lastSeen: AT - 1000, roundTripMs: 1.5, routes: 1, zone: null, metadata: {}, events: [] },
+      { service: 'b', id: 'b2', url: 'http://b2', status: 'DOWN', ejected: false, lastSeen: null, roundTripMs: null, routes: 1, zone: null, metadata: {}, events: [] },
     ]);
     expect(view.reached).toEqual(['http://a']);
   });
@@ -73,6 +73,25 @@ describe('clusterViewOf', () => {
     ]);
   });
 
+  it('reads each instance\'s subscriptions, sorted and once each; an older peer\'s (no field) and malformed ones are none', () => {
+    const body = answer({ name: 'a', url: 'http://a', events: [{ event: 'order.created', group: 'a' }, { event: 'cache.flush', group: 'caches' }, { event: 'order.created', group: 'a' }] } as never, {
+      b: [
+        instance('b1', 'http://b1', { events: [{ event: 'order.created', group: 'audit' }, { event: 'order.created', group: 'b' }] }),
+        instance('b2', 'http://b2'), // an older peer: no events field
+        instance('b3', 'http://b3', { events: [{ event: 'bad name\x1b[2J', group: 'b' }, { event: 'ok', group: 'bad group' }, 'nonsense', { event: 'fine', group: 'b' }] }),
+        instance('b4', 'http://b4', { events: 'not a list' }),
+      ],
+    });
+    const rows = clusterViewOf([{ origin: 'http://a', body }], [], AT).rows;
+    expect(rows.map((row) => [row.id, row.events])).toEqual([
+      ['http://a', [{ event: 'cache.flush', group: 'caches' }, { event: 'order.created', group: 'a' }]],
+      ['b1', [{ event: 'order.created', group: 'audit' }, { event: 'order.created', group: 'b' }]],
+      ['b2', []],
+      ['b3', [{ event: 'fine', group: 'b' }]],
+      ['b4', []],
+    ]);
+  });
+
   it('refuses an answer that is not a services list', () => {
     expect(() => clusterViewOf([{ origin: 'http://a', body: { hello: 1 } }], [], AT)).toThrow(CliError);
     expect(() => clusterViewOf([{ origin: 'http://a', body: { hello: 1 } }], [], AT)).toThrow('http://a/_discovery/services did not answer with an express-micro services list');
@@ -81,7 +100,7 @@ describe('clusterViewOf', () => {
 
 describe('diffViews', () => {
   const view = (rows: Partial<ClusterView['rows'][number]>[], at: number, reached = ['http://a']): ClusterView => ({
-    rows: rows.map((row) => ({ service: 's', id: 'x', url: 'http://x', status: 'UP', ejected: false, lastSeen: at, roundTripMs: null, routes: 1, ...row })),
+    rows: rows.map((row) => ({ service: 's', id: 'x', url: 'http://x', status: 'UP', ejected: false, lastSeen: at, roundTripMs: null, routes: 1, zone: null, metadata: {}, events: [], ...row })),
     reached,
     unreachable: [],
     at,
@@ -98,6 +117,17 @@ describe('diffViews', () => {
       ['restored', '5', 2],
       ['joined', '7', 2],
       ['left', '6', 2],
+    ]);
+  });
+
+  it('names a change of an instance\'s subscriptions once: added, removed, or a group changed', () => {
+    const created = { event: 'order.created', group: 's' };
+    const before = view([{ id: '1', events: [created] }, { id: '2' }, { id: '3', events: [created] }, { id: '4', events: [created] }], 1);
+    const after = view([{ id: '1', events: [created] }, { id: '2', events: [created] }, { id: '3' }, { id: '4', events: [{ event: 'order.created', group: 'audit' }] }], 2);
+    expect(diffViews(before, after).map((change) => [change.kind, change.row.id])).toEqual([
+      ['events', '2'],
+      ['events', '3'],
+      ['events', '4'],
     ]);
   });
 

@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { Script } from 'node:vm';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +63,8 @@ describe('express-micro dashboard, served', () => {
     // answer usually brings it, but not always before the line above holds).
     await waitFor(() => orders.micro.peers().some((peer) => peer.service === 'user-service' && peer.status === 'UP'), 'order-service sees user-service');
     await orders.micro.services.userService.getUser({ id: 1 });
+    orders.micro.subscribe('order.created', () => {});
+    orders.micro.subscribe('cache.flush', () => {}, { group: 'caches' });
     dashboard = await startDashboard(['--peer', users.url, '--port', '0', '--interval', '200', '--secret-file', secretFile]);
   }, 30_000);
   afterAll(async () => {
@@ -127,6 +130,22 @@ describe('express-micro dashboard, served', () => {
     const snapshot = JSON.parse(answer.body.slice(answer.body.indexOf('data: ') + 6)) as { services: { name: string; instances: { url: string; status: string }[] }[] };
     expect(snapshot.services.map((service) => service.name)).toEqual(['order-service', 'user-service']);
     expect(snapshot.services[1]?.instances).toEqual([expect.objectContaining({ url: users.url, status: 'UP' })]);
+  });
+
+  it('gives each instance its subscriptions (none for one that has none), and the page a column for them', async () => {
+    type Instance = { url: string; events: { event: string; group: string }[] };
+    const read = async (): Promise<{ services: { name: string; instances: Instance[] }[] }> => JSON.parse((await raw(dashboard.port, '/snapshot.json', `127.0.0.1:${dashboard.port}`)).body);
+    const instances = async (name: string): Promise<Instance[]> => (await read()).services.find((service) => service.name === name)?.instances ?? [];
+    await waitFor(async () => (await instances('order-service'))[0]?.events.length === 2, 'order-service\'s subscriptions on the dashboard', 10_000);
+    expect((await instances('order-service'))[0]?.events).toEqual([
+      { event: 'cache.flush', group: 'caches' },
+      { event: 'order.created', group: 'order-service' },
+    ]);
+    expect((await instances('user-service'))[0]?.events).toEqual([]);
+    const script = (await raw(dashboard.port, '/app.js', `127.0.0.1:${dashboard.port}`)).body;
+    expect(script).toContain("element('th', {}, 'events')");
+    expect(script).toContain("class: 'events'");
+    expect(() => new Script(script)).not.toThrow(); // the page's script is a string in the bin: it must still parse
   });
 
   it('shows call rates from the callers\' metrics once two polls are compared', async () => {

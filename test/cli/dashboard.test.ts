@@ -1,6 +1,6 @@
 /**
  * The dashboard in a real headless browser (Debian's Chromium, driven by playwright-core): it
- * lists the services and their instances, and a killed instance turns SUSPECT, then DOWN, on the
+ * lists the services and their instances (with their zones, labels and subscriptions), and a killed instance turns SUSPECT, then DOWN, on the
  * page without a reload, with a timeline entry; the call rate is non-zero after calls; the page
  * never holds the secret, and a page reached by another name (DNS rebinding, simulated with
  * Chromium's own resolver rules) is refused. Needs `npm run build` (the user-service children run
@@ -45,6 +45,8 @@ describe.skipIf(reason !== undefined)('express-micro dashboard in a browser', ()
     const seed = await spawnService('user-service', { ...options, zone: 'zone-a', metadata: { version: '2', track: 'canary' } });
     users = [seed, await spawnService('user-service', { ...options, peers: [seed.url] })];
     orders = await startService('order-service', () => {}, { ...options, peers: [seed.url] });
+    orders.micro.subscribe('order.created', () => {});
+    orders.micro.subscribe('cache.flush', () => {}, { group: 'caches' });
     await waitFor(() => orders.micro.peers().filter((peer) => peer.service === 'user-service' && peer.status === 'UP').length === 2, 'order-service sees both user-service instances', 20_000);
     // Calls in the background, bounded in count, so the rates have something to show.
     background = (async () => {
@@ -84,6 +86,11 @@ describe.skipIf(reason !== undefined)('express-micro dashboard in a browser', ()
     expect(await seedRow.locator('td.labels').textContent()).toBe('version=2 track=canary');
     const otherRow = page.locator('tr', { has: page.locator(`td.status[data-instance="${users[1]?.url}"]`) });
     expect(await otherRow.locator('td[data-zone]').count()).toBe(0);
+    // Subscriptions: order-service's names (groups in the tooltip), none on a user-service row.
+    const ordersRow = page.locator('tr', { has: page.locator(`td.status[data-instance="${orders.url}"]`) });
+    expect(await ordersRow.locator('td.events').textContent()).toBe('cache.flush, order.created');
+    expect(await ordersRow.locator('td.events').getAttribute('title')).toBe('cache.flush (group caches)\norder.created (group order-service)');
+    expect(await otherRow.locator('td.events').textContent()).toBe('—');
     // An empty timeline says so on one line (its grid once broke "no changes yet" over three):
     // measured on a second, empty timeline beside the live one, whose entries come and go.
     const { height, lineHeight } = await page.evaluate(() => {

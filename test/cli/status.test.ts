@@ -64,6 +64,40 @@ describe('express-micro status, Bearer', () => {
     expect((await runCli(['status', '--peer', cluster.users.url], { isTerminal: true })).out).not.toContain('\x1b[');
   });
 
+  it('shows the events an instance subscribes to, in the table and as JSON (with their groups), from itself and from a peer', async () => {
+    vi.stubEnv('EXPRESS_DISCOVERY_KEY', SECRET);
+    const unsubscribe = [
+      cluster.orders.micro.subscribe('order.created', () => {}),
+      cluster.orders.micro.subscribe('cache.flush', () => {}, { group: 'caches' }),
+    ];
+    try {
+      const expected = [
+        { event: 'cache.flush', group: 'caches' },
+        { event: 'order.created', group: 'order-service' },
+      ];
+      // Asked itself, at once; asked through user-service, once the new revision reached it.
+      for (const peer of [cluster.orders.url, cluster.users.url]) {
+        let view: ClusterView | undefined;
+        await waitFor(async () => {
+          view = JSON.parse((await runCli(['status', '--peer', peer, '--json'])).out) as ClusterView;
+          return view.rows.find((row) => row.service === 'order-service')?.events.length === 2;
+        }, `order-service's subscriptions seen through ${peer}`, 10_000);
+        expect(view?.rows.map((row) => [row.service, row.events])).toEqual([
+          ['order-service', expected],
+          ['user-service', []],
+        ]);
+        const run = await runCli(['status', '--peer', peer]);
+        expect(run.code).toBe(0);
+        const lines = run.out.trimEnd().split('\n');
+        expect(lines[0]).toMatch(/^SERVICE +INSTANCE +ID +STATUS +LAST SEEN +ROUND TRIP +ROUTES +EVENTS +ZONE +LABELS$/);
+        expect(lines[1]).toMatch(new RegExp(`^order-service +${cluster.orders.url} .* +1 +cache\\.flush,order\\.created${NO_LABELS}$`));
+        expect(lines[2]).toMatch(new RegExp(`^user-service +${cluster.users.url} .* +3 +-${NO_LABELS}$`));
+      }
+    } finally {
+      for (const stop of unsubscribe) stop();
+    }
+  });
+
   it('merges the views of several peers into one row per instance', async () => {
     vi.stubEnv('EXPRESS_DISCOVERY_KEY', SECRET);
     const run = await runCli(['status', '--peer', cluster.users.url, '--peer', cluster.orders.url, '--json']);

@@ -45,6 +45,34 @@ describe('express-micro watch', () => {
     expect(run.err).toBe('');
   }, 60_000);
 
+  it('shows subscriptions in the table, and a line when an instance subscribes to an event or stops', async () => {
+    vi.stubEnv('EXPRESS_DISCOVERY_KEY', SECRET);
+    const { users, orders } = await startCluster();
+    const stopOrders = orders.micro.subscribe('order.created', () => {});
+    // In the table from the first read on: wait until user-service has the new revision.
+    await waitFor(() => users.micro.peers().some((peer) => peer.service === 'order-service' && peer.events.length === 1), 'user-service knows order-service subscribes', 10_000);
+    const stop = new AbortController();
+    let seen: CliRun = { code: -1, out: '', err: '' };
+    const running = runCli(['watch', '--peer', users.url, '--interval', '100'], { signal: stop.signal, onOutput: (run) => (seen = { ...run }) });
+    try {
+      await waitFor(() => seen.out.includes('2 services, 2 instances: 2 UP\n'), 'the first table', 10_000);
+      expect(seen.out).toMatch(/^SERVICE +INSTANCE +ID +STATUS +LAST SEEN +ROUND TRIP +ROUTES +EVENTS +ZONE +LABELS\n/);
+      expect(seen.out).toMatch(new RegExp(`\\norder-service +${orders.url} .* +1 +order\\.created +- +\\S+\\n`));
+      const line = (events: string): RegExp => new RegExp(`\\n\\S+Z  subscriptions +user-service ${users.url} \\(id [0-9a-f]{16}(, version=[^)]+)?, events ${events.replace(/\./g, '\\.')}\\)\\n`);
+      const stopUsers = users.micro.subscribe('cache.flush', () => {}, { group: 'caches' });
+      await waitFor(() => line('cache.flush').test(seen.out), 'a subscriptions line', 10_000);
+      stopUsers();
+      await waitFor(() => line('-').test(seen.out), 'a subscriptions line with none left', 10_000);
+      expect(seen.out.match(/ subscriptions /g)).toHaveLength(2);
+    } finally {
+      stop.abort();
+      stopOrders();
+    }
+    const run = await running;
+    expect(run.code).toBe(0);
+    expect(run.err).toBe('');
+  }, 30_000);
+
   it('redraws in place on a terminal, cut to its width, with the latest changes under the table', async () => {
     vi.stubEnv('EXPRESS_DISCOVERY_KEY', SECRET);
     const { users } = await startCluster();

@@ -15,7 +15,7 @@ let generated = '';
 
 beforeAll(async () => {
   const run = await runCli(['types', '--app', 'test/types/fixtures/express5/user-service.ts', '--app', 'test/types/fixtures/express4/order-service.ts', '--out', join(folder.path, 'services.d.ts')]);
-  expect(run.err).toContain('wrote');
+  expect(run.err).toMatch(/wrote .* \(2 services, \d+ calls, 3 events\)\n$/);
   expect(run.code).toBe(0);
   generated = readFileSync(join(folder.path, 'services.d.ts'), 'utf8');
 }, 60_000);
@@ -107,6 +107,76 @@ describe('a consumer compiled with the file generated from source', () => {
     expect(generated).not.toMatch(/\bextends\b|\binfer\b|\bkeyof\b|\bimport\(/);
     expect(generated.match(/^import /gm)).toEqual(['import ']);
     expect(generated).toContain("import type { CallOptions } from \"express-micro\";");
+  });
+});
+
+const MICRO_HEAD = `import express from 'express';
+import expressMicro from 'express-micro';
+
+const micro = expressMicro(express(), { serviceName: 'gateway', logger: false });
+`;
+
+describe('events: the EventRegistry the file declares', () => {
+  it('declares every event the services subscribe to, sorted, with the payload their handlers declare (unknown when none does)', () => {
+    expect(generated).toContain(`  interface EventRegistry {
+    /** Subscribed to by order-service, user-service. */
+    "cache.flush": unknown;
+    /** Subscribed to by user-service. */
+    "order.created": { id: string; total: number; at: string };
+    /** Subscribed to by order-service. */
+    "user.deleted": { id: string };
+  }
+}
+`);
+  });
+
+  it('types emit, broadcast and the handlers of subscribe with those payloads', { timeout: 60_000 }, () => {
+    const consumer = `${MICRO_HEAD}
+export async function events(): Promise<unknown[]> {
+  micro.subscribe('order.created', (order, meta) => {
+    const total: number = order.total;
+    const at: string = order.at; // a Date arrives as JSON: a string
+    const name: string = meta.event;
+    void [total, at, name];
+  });
+  micro.subscribe('user.deleted', (user) => void (user.id satisfies string));
+  micro.subscribe('user.deleted', (user) => { const id: number = user.id; void id; }); // error: Type 'string' is not assignable to type 'number'
+  micro.subscribe('cache.flush', (payload) => void payload.key); // error: 'payload' is of type 'unknown'
+  const sent = await micro.emit('order.created', { id: 'o1', total: 3, at: '2024-01-01T00:00:00.000Z' });
+  await micro.emit('order.created', { id: 'o1' }); // error: is missing the following properties from type '{ id: string; total: number; at: string; }': total, at
+  await micro.broadcast('user.deleted', { id: 7 }); // error: Type 'number' is not assignable to type 'string'
+  await micro.broadcast('cache.flush', { key: 'users' }); // declared unknown: anything goes
+  await micro.emit('not.declared', 42); // a name the file does not declare: unknown, as without it
+  return [sent.id];
+}
+`;
+    const files = { 'services.d.ts': generated, 'events.ts': consumer };
+    const result = compare(files, compile(folder.path, files));
+    expect(result.unexpected).toEqual([]);
+    expect(result.missing).toEqual([]);
+  });
+
+  it('with --no-events leaves EventRegistry out, so a project can declare its payload types itself', { timeout: 60_000 }, async () => {
+    const out = join(folder.path, 'no-events.d.ts');
+    const run = await runCli(['types', '--app', 'test/types/fixtures/express5/user-service.ts', '--app', 'test/types/fixtures/express4/order-service.ts', '--out', out, '--no-events']);
+    expect(run.code).toBe(0);
+    expect(run.err).toMatch(/wrote .*no-events\.d\.ts \(2 services, \d+ calls\)\n$/);
+    const withoutEvents = readFileSync(out, 'utf8');
+    expect(withoutEvents).not.toContain('EventRegistry');
+    const declared = `${MICRO_HEAD}
+declare module 'express-micro' {
+  interface EventRegistry {
+    'order.created': { id: string; total: number; at: Date };
+  }
+}
+micro.subscribe('order.created', (order) => void order.at.getTime());
+await micro.emit('order.created', { id: 'o1', total: 3, at: new Date() });
+await micro.emit('order.created', { id: 'o1', total: '3', at: new Date() }); // error: Type 'string' is not assignable to type 'number'
+`;
+    const files = { 'services.d.ts': withoutEvents, 'declared.ts': declared };
+    const result = compare(files, compile(folder.path, files));
+    expect(result.unexpected).toEqual([]);
+    expect(result.missing).toEqual([]);
   });
 });
 

@@ -177,6 +177,38 @@ export async function use(): Promise<unknown[]> {
   });
 });
 
+describe('express-micro types --peer, events', () => {
+  afterAll(stopAll);
+
+  it('declares the events the running instances subscribe to, payloads unknown, and drops them once nobody does', { timeout: 30_000 }, async () => {
+    const { users, orders } = await cluster();
+    const stops = [orders.micro.subscribe('order.created', () => {}), orders.micro.subscribe('cache.flush', () => {}, { group: 'caches' }), users.micro.subscribe('cache.flush', () => {})];
+    const key = secretFile();
+    const generate = (): Promise<{ code: number; out: string; err: string }> => runCli(['types', '--peer', users.url, '--secret-file', key]);
+    let run = await generate();
+    // user-service learns order-service's subscriptions with its next revision.
+    await waitFor(async () => (run = await generate()).out.includes('"order.created"'), 'order-service\'s subscriptions reach user-service', 10_000);
+    expect(run.code).toBe(0);
+    expect(run.out).toContain(`  interface ServiceRegistryOptions {
+    closed: true;
+  }
+  interface EventRegistry {
+    /** Subscribed to by order-service, user-service. */
+    "cache.flush": unknown;
+    /** Subscribed to by order-service. */
+    "order.created": unknown;
+  }
+}
+
+export {};
+`);
+    // The same from the other peer.
+    expect((await runCli(['types', '--peer', orders.url, '--secret-file', key])).out).toBe(run.out);
+    for (const stop of stops) stop();
+    await waitFor(async () => !(run = await generate()).out.includes('EventRegistry'), 'no EventRegistry once nobody subscribes', 10_000);
+  });
+});
+
 describe('express-micro types --peer, HMAC', () => {
   afterAll(stopAll);
 

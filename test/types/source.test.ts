@@ -110,6 +110,42 @@ describe('reading a service from its source', () => {
   });
 });
 
+describe('reading a service\'s subscriptions from its source', () => {
+  it('finds the events the running services subscribe to: on the handle, and on the handle passed to a function', () => {
+    const names = (list: readonly ServiceModel[], service: string): string[] => [...new Set((find(list, service)?.events ?? []).map((event) => event.name))].sort();
+    expect(names(fromSource, 'user-service')).toEqual(['cache.flush', 'order.created']);
+    expect(names(fromSource, 'order-service')).toEqual(['cache.flush', 'user.deleted']);
+    // What they publish: the same names.
+    expect(names(fromCluster, 'user-service')).toEqual(names(fromSource, 'user-service'));
+    expect(names(fromCluster, 'order-service')).toEqual(names(fromSource, 'order-service'));
+  });
+
+  it('takes the payload type the handler declares, as the JSON it receives; none when the handler declares none', () => {
+    const payload = (service: string, event: string): string | undefined => find(fromSource, service)?.events?.find((candidate) => candidate.name === event)?.payload;
+    expect(payload('user-service', 'order.created')).toBe('{ id: string; total: number; at: string }');
+    expect(payload('order-service', 'user.deleted')).toBe('{ id: string }');
+    expect(payload('user-service', 'cache.flush')).toBeUndefined();
+    expect(payload('order-service', 'cache.flush')).toBeUndefined();
+  });
+
+  it('warns about a subscription whose name it cannot read, and declares the ones it can', { timeout: 60_000 }, async () => {
+    const run = await runCli(['types', '--app', 'test/types/fixtures/subscriber-service.ts']);
+    expect(run.err).toBe(
+      'express-micro types: warning: test/types/fixtures/subscriber-service.ts:17: a subscribe() whose event name is not a string literal (topic): its event is left out\n' +
+        'express-micro types: warning: test/types/fixtures/subscriber-service.ts:18: subscribe("not an event"): not an event name (a letter or digit, then up to 99 of letters, digits and . _ : -): left out\n',
+    );
+    expect(run.code).toBe(0);
+    expect(run.out).toContain(`  interface EventRegistry {
+    /** Subscribed to by subscriber-service. */
+    "stock.low": { sku: string; left: number };
+    /** Subscribed to by subscriber-service. */
+    "user:signed-up": unknown;
+  }
+}
+`);
+  });
+});
+
 describe('express-micro types --app', () => {
   it('needs --name when the serviceName is not a literal, warns about a path it cannot read, and names the module given', { timeout: 60_000 }, async () => {
     const without = await runCli(['types', '--app', 'test/types/fixtures/unnamed-service.ts']);

@@ -56,10 +56,12 @@ th, td { text-align: left; padding: .3rem .5rem; border-top: 1px solid var(--lin
 th { color: var(--muted); font-weight: 500; border-top: 0; }
 td.number, th.number { text-align: right; }
 td.labels { max-width: 24rem; overflow: hidden; text-overflow: ellipsis; }
+td.events { max-width: 20rem; overflow: hidden; text-overflow: ellipsis; }
 .badge { display: inline-block; min-width: 4.5rem; text-align: center; font-size: .75rem; font-weight: 600; padding: .05rem .4rem; border-radius: .25rem; }
 .badge[data-status="UP"], .badge[data-kind="up"], .badge[data-kind="joined"], .badge[data-kind="restored"] { background: var(--up-bg); color: var(--up); }
 .badge[data-status="SUSPECT"], .badge[data-kind="suspect"], .badge[data-kind="ejected"] { background: var(--suspect-bg); color: var(--suspect); }
 .badge[data-status="DOWN"], .badge[data-kind="down"], .badge[data-kind="left"] { background: var(--down-bg); color: var(--down); }
+.badge[data-kind="events"] { background: var(--line); color: var(--fg); }
 .badge[data-ejected="true"] { outline: 2px dashed var(--suspect); }
 #timeline { list-style: none; margin: 0; padding: 0; max-height: 70vh; overflow-y: auto; }
 #timeline li { display: grid; grid-template-columns: 4.5rem 5rem minmax(0, 1fr); gap: .5rem; align-items: start; padding: .35rem 0; border-top: 1px solid var(--line); }
@@ -120,8 +122,18 @@ export const PAGE_SCRIPT: string = `'use strict';
       element('td', { class: 'number', 'data-last-seen': row.lastSeen }, age(row.lastSeen)),
       element('td', { class: 'number' }, row.roundTripMs === null ? '—' : row.roundTripMs.toFixed(1) + ' ms'),
       element('td', { class: 'number' }, row.routes),
+      element('td', { class: 'events', 'data-events': eventNames(row.events), title: subscriptions(row.events) }, eventNames(row.events) || '—'),
       element('td', { 'data-zone': row.zone }, row.zone === null ? '—' : row.zone),
       element('td', { class: 'labels', title: labels(row.metadata) }, labels(row.metadata)));
+  }
+
+  // The events an instance subscribes to: each name once (an older peer publishes none: []).
+  function eventNames(events) {
+    return [...new Set((events || []).map((item) => item.event))].join(', ');
+  }
+  // Whole, with groups, for the tooltip: "order.created (group email-service)".
+  function subscriptions(events) {
+    return (events || []).map((item) => item.event + ' (group ' + item.group + ')').join('\\n') || undefined;
   }
 
   // version first, then the others as given; a long set is cut by the CSS, whole in the tooltip.
@@ -134,7 +146,7 @@ export const PAGE_SCRIPT: string = `'use strict';
 
   function serviceSection(service) {
     const head = element('tr', {}, element('th', {}, 'instance'), element('th', {}, 'status'), element('th', { class: 'number' }, 'last seen'),
-      element('th', { class: 'number' }, 'round trip'), element('th', { class: 'number' }, 'routes'), element('th', {}, 'zone'), element('th', {}, 'labels'));
+      element('th', { class: 'number' }, 'round trip'), element('th', { class: 'number' }, 'routes'), element('th', {}, 'events'), element('th', {}, 'zone'), element('th', {}, 'labels'));
     const up = service.instances.filter((row) => row.status === 'UP').length;
     return element('section', { 'data-service': service.name },
       element('h2', {}, service.name + ' ', element('span', { class: 'empty' }, up + '/' + service.instances.length + ' up')),

@@ -14,14 +14,16 @@ import { readPreviousSecretUse, renderPreviousSecretUse, type PreviousSecretUse 
 const HELP = `Usage: express-micro status [--peer URL]... [--json]
 
 Lists every service and instance of a running cluster: its status (UP, SUSPECT: UP but not
-answering its probes, DOWN), when it was last heard from, its last probe's round trip and how
-many routes it publishes. With several --peer, their views are merged (docs/operating.md,
+answering its probes, DOWN), when it was last heard from, its last probe's round trip, how
+many routes it publishes and the events it subscribes to (EVENTS, shown once any instance
+subscribes: the names; --json has their groups too). With several --peer, their views are merged (docs/operating.md,
 "Command line"). During a secret rotation, a last line counts the requests the UP instances
 accepted under a previous secret, and says when the last one was (docs/deploying.md, "Rotating
 the secret").
 
   --json              print the view as JSON instead: { rows, reached, unreachable, at,
-                      previousSecret: { accepted, instances, lastAcceptedAt, read } }.
+                      previousSecret: { accepted, instances, lastAcceptedAt, read } }; each
+                      row's events: [{ event, group }], [] when none.
 
 ${PEER_HELP}
 

@@ -19,7 +19,9 @@ const HELP = `Usage: express-micro types [--peer URL]... [--app FILE [--name NAM
 
 Writes TypeScript declarations for the services of a cluster: once the file is part of your
 program, \`services\` knows every service (userService, 'user-service', user_service), its calls
-and their path parameters, and unknown names fail to compile.
+and their path parameters, and unknown names fail to compile. The events the cluster subscribes
+to (micro.subscribe) are declared in EventRegistry: their payloads are unknown, or, with --app,
+the type the subscribers' handlers declare.
 
 Sources (together: --app wins for the services it reads):
   --peer URL          a running service; asks GET /_discovery/services what it and its peers
@@ -35,6 +37,8 @@ Output:
   --check             write nothing; exit 1 if FILE differs from what would be generated now.
   --module NAME       the module the app imports express-micro as (default: express-micro;
                       jsr:@x/express-micro with Deno).
+  --no-events         leave EventRegistry out, for a project that declares its events'
+                      payload types itself (TypeScript refuses two types for one name).
 
 Reaching the cluster (as the services do):
   --secret-file FILE  the secret file to read when EXPRESS_DISCOVERY_KEY is not set (default:
@@ -73,8 +77,10 @@ async function run(argv: readonly string[], context: CommandContext): Promise<nu
     context.out(HELP);
     return EXIT.ok;
   }
-  const rendered = renderDeclarations((await collect(options, context)).list(), { module: options.module });
-  const summary = `${rendered.services} service${rendered.services === 1 ? '' : 's'}, ${rendered.calls} call${rendered.calls === 1 ? '' : 's'}`;
+  const collected = await collect(options, context);
+  const rendered = renderDeclarations(collected.list(), { module: options.module }, options.noEvents ? [] : collected.events());
+  const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
+  const summary = `${plural(rendered.services, 'service')}, ${plural(rendered.calls, 'call')}${rendered.events > 0 ? `, ${plural(rendered.events, 'event')}` : ''}`;
   try {
     if (options.out === undefined) {
       context.out(rendered.text);

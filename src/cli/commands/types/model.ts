@@ -14,11 +14,32 @@ export interface RouteModel extends RouteDescriptor {
   readonly note?: string | undefined;
 }
 
+/** An event a service subscribes to, with its payload type when the source shows it. */
+export interface EventModel {
+  /** The event's name (`order.created`), checked against the library's event-name rule. */
+  readonly name: string;
+  /** The payload as a standalone TypeScript type (the JSON the handler receives); absent when unknown. */
+  readonly payload?: string | undefined;
+  /** Why the payload is partly unknown, for the generated comment. */
+  readonly note?: string | undefined;
+}
+
 /** One service and every route its instances publish. */
 export interface ServiceModel {
   /** The name the service publishes (`user-service`). */
   readonly name: string;
   readonly routes: readonly RouteModel[];
+  /** The events its instances subscribe to; absent or empty when none. */
+  readonly events?: readonly EventModel[] | undefined;
+}
+
+/** One event of the cluster, as the file declares it: who subscribes, and what each says of its payload. */
+export interface ClusterEvent {
+  readonly name: string;
+  /** The services that subscribe to it, sorted. */
+  readonly services: readonly string[];
+  /** The payload types the subscribers' source declares (none from a running cluster). */
+  readonly payloads: readonly { readonly service: string; readonly type: string; readonly note?: string | undefined }[];
 }
 
 /**
@@ -28,9 +49,26 @@ export interface ServiceModel {
  */
 export class ServiceSet {
   readonly #services = new Map<string, ServiceModel>();
+  /**
+   * Events by name, with every subscriber any source named. Unlike routes they are not replaced
+   * by `--app`: `EventRegistry` is one for the whole cluster, and a source that cannot see a
+   * subscription (a name that is not a literal) must not hide one a running instance publishes.
+   */
+  readonly #events = new Map<string, Map<string, EventModel[]>>();
+
+  #addEvents(service: ServiceModel): void {
+    for (const event of service.events ?? []) {
+      let byService = this.#events.get(event.name);
+      if (byService === undefined) this.#events.set(event.name, (byService = new Map()));
+      const list = byService.get(service.name);
+      if (list === undefined) byService.set(service.name, [event]);
+      else list.push(event);
+    }
+  }
 
   /** Adds what one peer reported: routes of the same service are merged, names united. */
   merge(service: ServiceModel): void {
+    this.#addEvents(service);
     const key = serviceKey(service.name);
     const known = this.#services.get(key);
     if (known === undefined) {
@@ -51,7 +89,22 @@ export class ServiceSet {
 
   /** Puts `service` in place of whatever was known of it. */
   replace(service: ServiceModel): void {
+    this.#addEvents(service);
     this.#services.set(serviceKey(service.name), service);
+  }
+
+  /** Every event subscribed to, sorted by name; each with its subscribers and their payload types, sorted. */
+  events(): ClusterEvent[] {
+    return [...this.#events.entries()]
+      .sort((a, b) => compare(a[0], b[0]))
+      .map(([name, byService]) => {
+        const services = [...byService.keys()].sort(compare);
+        const payloads = services.flatMap((service) => {
+          const typed = (byService.get(service) ?? []).filter((event) => event.payload !== undefined);
+          return [...new Map(typed.map((event) => [event.payload as string, { service, type: event.payload as string, note: event.note }])).values()];
+        });
+        return { name, services, payloads };
+      });
   }
 
   /** Every service, sorted by name. */

@@ -21,6 +21,8 @@ export interface TypesOptions {
   /** `--ca`, `--cert`, `--key`, for a cluster that uses `tls`. */
   readonly tls: TlsMaterial | undefined;
   readonly module: string;
+  /** `--no-events`: leave `EventRegistry` out (the project declares its events' payloads itself). */
+  readonly noEvents: boolean;
 }
 
 const SPEC: Readonly<Record<string, OptionSpec>> = {
@@ -36,6 +38,7 @@ const SPEC: Readonly<Record<string, OptionSpec>> = {
   cert: { kind: 'string' },
   key: { kind: 'string' },
   module: { kind: 'string' },
+  'no-events': { kind: 'boolean' },
 };
 
 /** Parses and checks the command line of `express-micro types`, relative to `cwd`. */
@@ -78,5 +81,6 @@ export function parseTypesOptions(argv: readonly string[], cwd: string): TypesOp
     hmac,
     tls: help ? undefined : readTlsOptions(given, cwd),
     module,
+    noEvents: given.some((option) => option.name === 'no-events'),
   };
 }

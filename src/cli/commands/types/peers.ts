@@ -4,9 +4,10 @@
  * peer knows of itself and of the others.
  */
 import type { RouteDescriptor } from '../../../routes/index.ts';
+import { eventsOf } from '../../cluster-view.ts';
 import { CliError } from '../../errors.ts';
 import { PeerClient, type PeerAuth } from '../../peer.ts';
-import type { ServiceModel } from './model.ts';
+import type { EventModel, ServiceModel } from './model.ts';
 
 const PATH = '/_discovery/services';
 
@@ -33,16 +34,28 @@ function routesOf(value: unknown): RouteDescriptor[] {
   return routes;
 }
 
-/** The services one `/_discovery/services` answer lists: the peer itself and those it knows. */
+/**
+ * The event names some of `lists` subscribe to (each an instance's `events`; an older peer sends
+ * none): only names the library's event-name rule accepts, once each, sorted.
+ */
+function eventNames(...lists: unknown[]): EventModel[] {
+  const names = new Set<string>();
+  for (const list of lists) for (const { event } of eventsOf(list)) names.add(event);
+  return [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((name) => ({ name }));
+}
+
+/** The services one `/_discovery/services` answer lists: the peer itself and those it knows, with the events their instances subscribe to. */
 export function parseServicesView(origin: string, value: unknown): ServiceModel[] {
   if (!isRecord(value) || !isRecord(value.thisService) || !isRecord(value.connectedPeers)) {
     throw new CliError(`${origin}${PATH} did not answer with an express-micro services list`);
   }
   const services: ServiceModel[] = [];
   const self = value.thisService;
-  if (typeof self.name === 'string' && SERVICE_NAME.test(self.name)) services.push({ name: self.name, routes: routesOf(self.routes) });
+  if (typeof self.name === 'string' && SERVICE_NAME.test(self.name)) services.push({ name: self.name, routes: routesOf(self.routes), events: eventNames(self.events) });
   for (const [name, peer] of Object.entries(value.connectedPeers)) {
-    if (SERVICE_NAME.test(name) && isRecord(peer)) services.push({ name, routes: routesOf(peer.routes) });
+    if (!SERVICE_NAME.test(name) || !isRecord(peer)) continue;
+    const instances = Array.isArray(peer.instances) ? peer.instances : [];
+    services.push({ name, routes: routesOf(peer.routes), events: eventNames(...instances.map((instance) => (isRecord(instance) ? instance.events : undefined))) });
   }
   return services;
 }

@@ -2,7 +2,8 @@
  * Writes the declaration file: one plain interface per service (a method per call name, and
  * `$with` for metadata-selected instances), and a module augmentation that lists every spelling
  * of every service in `ServiceRegistry` and closes it (`ServiceRegistryOptions.closed`), so a
- * name the file does not list fails to compile.
+ * name the file does not list fails to compile; and, when the cluster subscribes to events, the
+ * names in `EventRegistry` (typed `subscribe`, `emit`, `broadcast`).
  *
  * The output is a pure function of the services' routes: sorted in code-unit order, no
  * timestamps, no paths of this machine, so it can be committed and diffed, and `--check` can
@@ -12,7 +13,8 @@
 import { RESERVED } from '../../../client/reserved.ts';
 import { compileRoute, indexRoutes, type CompiledRoute } from '../../../client/route-index.ts';
 import { serviceKey } from '../../../discovery/service-name.ts';
-import { compare, type RouteModel, type ServiceModel } from './model.ts';
+import { isEventName } from '../../../events/names.ts';
+import { compare, type ClusterEvent, type RouteModel, type ServiceModel } from './model.ts';
 
 /** How the file refers to the package. */
 export interface RenderOptions {
@@ -25,6 +27,8 @@ export interface Rendered {
   readonly text: string;
   readonly services: number;
   readonly calls: number;
+  /** How many event names `EventRegistry` declares. */
+  readonly events: number;
 }
 
 const HEADER = [
@@ -139,8 +143,33 @@ function serviceLines(service: ServiceModel, typeName: string): { lines: string[
   return { lines, calls };
 }
 
-/** The declaration file for `services`, and how many services and calls it types. */
-export function renderDeclarations(services: readonly ServiceModel[], options: RenderOptions): Rendered {
+/**
+ * `EventRegistry`: every event name the cluster subscribes to (only names the library's event-name
+ * rule accepts), sorted, each with the services that subscribe to it. The payload is the type the
+ * subscribers' handlers declare when the source shows one and they agree, else `unknown`.
+ */
+function eventLines(events: readonly ClusterEvent[]): { lines: string[]; count: number } {
+  const valid = events.filter((event) => isEventName(event.name)).sort((a, b) => compare(a.name, b.name));
+  if (valid.length === 0) return { lines: [], count: 0 };
+  const lines = ['  interface EventRegistry {'];
+  for (const event of valid) {
+    const types = [...new Set(event.payloads.map((payload) => payload.type))];
+    const agreed = types.length === 1 ? types[0] : undefined;
+    const notes = [...new Set(event.payloads.filter((payload) => payload.type === agreed && payload.note !== undefined).map((payload) => payload.note as string))];
+    let comment = `Subscribed to by ${event.services.join(', ')}.`;
+    if (types.length > 1) comment += ` Its subscribers' handlers declare different payload types (${[...new Set(event.payloads.map((payload) => payload.service))].join(', ')}): unknown.`;
+    else if (notes.length > 0) comment += ` ${notes.join('; ')}`;
+    lines.push(`    /** ${commentText(comment)} */`, `    ${propertyKey(event.name)}: ${agreed ?? 'unknown'};`);
+  }
+  lines.push('  }');
+  return { lines, count: valid.length };
+}
+
+/**
+ * The declaration file for `services` (and, when the cluster subscribes to any, its events), and
+ * how many services, calls and events it types.
+ */
+export function renderDeclarations(services: readonly ServiceModel[], options: RenderOptions, events: readonly ClusterEvent[] = []): Rendered {
   const sorted = [...services].sort((a, b) => compare(a.name, b.name));
   const taken = new Set<string>(['CallOptions']);
   const registry: [string, string][] = [];
@@ -154,6 +183,7 @@ export function renderDeclarations(services: readonly ServiceModel[], options: R
     for (const spelling of spellings(service.name)) registry.push([spelling, typeName]);
   }
   registry.sort((a, b) => compare(a[0], b[0]));
+  const eventRegistry = eventLines(events);
   const text = [
     ...HEADER,
     `import type { CallOptions } from ${JSON.stringify(options.module)};`,
@@ -166,10 +196,11 @@ export function renderDeclarations(services: readonly ServiceModel[], options: R
     '  interface ServiceRegistryOptions {',
     '    closed: true;',
     '  }',
+    ...eventRegistry.lines,
     '}',
     '',
     'export {};',
     '',
   ].join('\n');
-  return { text, services: sorted.length, calls };
+  return { text, services: sorted.length, calls, events: eventRegistry.count };
 }

@@ -25,8 +25,8 @@ const TERMINAL_LOG_LINES = 15;
 const HELP = `Usage: express-micro watch [--peer URL]... [--interval MS]
 
 The status table (see express-micro status --help), kept up to date, and one line per change:
-an instance UP, DOWN, suspected, joined, left, ejected or restored; a peer unreachable or
-answering again. On a terminal the table is redrawn in place with the latest changes under it;
+an instance UP, DOWN, suspected, joined, left, ejected or restored, or its subscriptions
+changed; a peer unreachable or answering again. On a terminal the table is redrawn in place with the latest changes under it;
 otherwise (a pipe, a file) the table is printed once and each change follows as a line:
 
   2025-01-02T10:00:01.250Z  DOWN            order-service http://127.0.0.1:4001 (id 3f9a2c71d0e4b6a8)

@@ -5,8 +5,9 @@
 import { CliError } from '../../../errors.ts';
 import type { RouteModel, ServiceModel } from '../model.ts';
 import { answerReader, type Answer } from './answers.ts';
+import { collectSubscriptions } from './events.ts';
 import { handlerReader } from './handlers.ts';
-import { union } from './json-type.ts';
+import { jsonTypePrinter, union } from './json-type.ts';
 import { programsFor, reachableFiles } from './program.ts';
 import { collectRegistrations } from './registrations.ts';
 import { publishedRoutes } from './routes.ts';
@@ -68,7 +69,8 @@ export async function readSources(apps: readonly AppSource[]): Promise<SourceRes
       const answer = combine(list.map((handler) => answers.answerOf(handler === undefined ? undefined : handlers.functionOf(handler))));
       return { ...route, answer: answer.type, note: answer.note };
     });
-    services.push({ name, routes });
+    const events = collectSubscriptions(shared, calls, service.call, handlers, jsonTypePrinter(ts, program));
+    services.push({ name, routes, events });
     warnings.push(...shared.warnings);
   }
   return { services, warnings };

@@ -9,6 +9,8 @@ import type { Source } from './syntax.ts';
 export interface ServiceCall {
   readonly app: TS.Symbol;
   readonly name: string | undefined;
+  /** The `expressMicro(app, …)` call itself: what it returns is the service's handle (`micro`). */
+  readonly call: TS.CallExpression;
 }
 
 /**
@@ -63,5 +65,5 @@ export function findServiceCall(source: Source, calls: readonly TS.CallExpressio
   if (apps.length > 1) throw new Error(`several expressMicro(app, …) calls with different apps (${apps.map((app) => app.getName()).join(', ')}): give each service's own file`);
   const app = apps[0] as TS.Symbol;
   const call = chosen.find((candidate) => source.symbolOf(candidate.arguments[0] as TS.Expression) === app) as TS.CallExpression;
-  return { app, name: serviceNameOf(call.arguments[1]) };
+  return { app, name: serviceNameOf(call.arguments[1]), call };
 }
