@@ -16,6 +16,7 @@ import type { Pool } from './pools.ts';
 import { buildBody, buildPath, decodeAnswer, normalizeArguments } from './request.ts';
 import { chooseRoute, type CompiledRoute } from './route-index.ts';
 import { writeTrace } from './trace.ts';
+import { upAgain } from './up-again.ts';
 import type { CallArguments, CallOptions } from './types.ts';
 
 /** What a call needs from the rest of the plugin. */
@@ -339,12 +340,24 @@ async function run(
   let moved = false;
   // Whether this attempt was counted already (a misrouted one is counted when it is answered).
   let counted = false;
+  // Whether this call already waited for an instance to come back UP.
+  let waited = false;
   for (let attempt = 0; attempt < attempts; attempt++) {
     // A retry looks at the table as it is now: the instances that serve the call may have changed.
     if (tries !== undefined) pool = pool.current();
     // A first attempt prefers the caller's zone (pool.preferred); a retry may go anywhere.
     const instance = resign ?? (tries === undefined ? pick(context, entry, pool.preferred, estimate, undefined, attempt === 0 ? begun : Date.now()) : pickUntried(context, entry, pool, estimate, tries, Date.now()));
-    if (!instance) break;
+    if (!instance) {
+      // Membership took every instance that serves it out while this call waited on one (its
+      // attempt was re-issued, and none is left): wait, once and within the deadline, for one to
+      // come back (docs/calls.md, "Retries"). Instances that refused connections fail it at once.
+      if (tries === undefined || waited || retryReason !== RetryReason.reissue || !(await upAgain(context.cluster, entry.name, deadline - Date.now(), caller))) break;
+      waited = true;
+      // The instance that came UP refuted its death or is new: what this call tried before counts no more.
+      tries = new Tries();
+      attempt--;
+      continue;
+    }
     // A route that moved between versions: this instance's own path (and parameters).
     const own = pool.route ?? pool.routes.get(instance);
     if (own !== undefined && own !== route) build((route = own));
@@ -406,8 +419,9 @@ async function run(
       if (error.kind === 'too-large') throw new ResponseTooLargeError(entry.name, call, instance.url + path, context.maxResponseBytes, error);
       if (error.kind === 'abort') {
         if (caller?.aborted || !tracked?.signal.aborted) throw caller?.reason ?? error;
-        lastError = error; // re-issued: the instance went DOWN while the attempt waited
-        (tries ??= new Tries()).add(instance, Verdict.gone);
+        lastError = error; // re-issued: the instance was suspected or went DOWN while the attempt waited
+        // Not gone: a suspicion may be refuted, and then the instance is worth another try.
+        (tries ??= new Tries()).add(instance, Verdict.suspected);
         retryReason = RetryReason.reissue;
         continue;
       }

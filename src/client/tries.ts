@@ -9,9 +9,10 @@ import { loadOf } from './balancer.ts';
 /**
  * How an attempt failed, best first. A per-attempt timeout is a guess (the instance may be alive
  * and only slow); a reset or a retryable status came from something that was there a moment ago;
- * a refused connection, or an instance that went DOWN while the attempt waited, is a fact.
+ * an attempt re-issued because membership suspected its instance is worth trying again only once
+ * the suspicion is gone (refuted: a busy member answers late); a refused connection is a fact.
  */
-export const Verdict = { slow: 0, broken: 1, gone: 2 } as const;
+export const Verdict = { slow: 0, broken: 1, suspected: 2, gone: 3 } as const;
 
 /** One of {@link Verdict}'s values. */
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
@@ -37,7 +38,7 @@ export class Tries {
 
   /**
    * When every instance has been tried: the UP one whose failure was the most likely to pass
-   * (slow before broken, never gone), then the one this caller heard from last. A silent instance
+   * (slow before broken before a suspicion since refuted, never gone), then the one this caller heard from last. A silent instance
    * and a live one that was slow once both earn "slow"; only the live one keeps answering other
    * calls (its rotation place or its cost say less: under load the live one can be the ejected
    * one). Undefined when every one refused or went DOWN: nothing is worth another try.
@@ -49,7 +50,7 @@ export class Tries {
     for (let index = 0; index < this.#instances.length; index++) {
       const instance = this.#instances[index] as Instance;
       const verdict = this.#worst(instance);
-      if (verdict === Verdict.gone || instance.status !== 'UP') continue;
+      if (verdict === Verdict.gone || instance.status !== 'UP' || (verdict === Verdict.suspected && instance.suspect)) continue;
       const answeredAt = loadOf(instance).answeredAt;
       if (best === undefined || verdict < bestVerdict || (verdict === bestVerdict && answeredAt > bestAnswer)) {
         best = instance;
