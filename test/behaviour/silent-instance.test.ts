@@ -15,6 +15,11 @@ afterEach(async () => {
 
 const IN_FLIGHT = 16;
 
+/** SIGCONT by pid: Deno's child.kill() does not send SIGCONT (it returns false), process.kill does. */
+function resume(service: ChildService): void {
+  if (service.child.pid !== undefined && service.child.exitCode === null) process.kill(service.child.pid, 'SIGCONT');
+}
+
 interface LoadResult {
   ok: number;
   failed: string[];
@@ -46,7 +51,7 @@ async function loadWithSilence(call: () => Promise<unknown>, victim: ChildServic
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  victim.child.kill('SIGCONT');
+  resume(victim);
   return result;
 }
 
@@ -110,13 +115,13 @@ describe('an instance that goes silent mid-load', () => {
     const calls = Array.from({ length: 8 }, () => getUser().then(() => 'ok', (error: Error) => `${error.name}: ${error.message}`));
     try {
       await waitFor(() => client.up().length === 0, 'both DOWN at the caller', 15_000);
-      second.child.kill('SIGCONT');
+      resume(second);
       const outcomes = await Promise.all(calls);
       explain({ ok: outcomes.filter((outcome) => outcome === 'ok').length, failed: outcomes.filter((outcome) => outcome !== 'ok'), afterSilence: 8 });
       expect(outcomes).toEqual(Array.from({ length: 8 }, () => 'ok'));
     } finally {
-      first.child.kill('SIGCONT');
-      second.child.kill('SIGCONT');
+      resume(first);
+      resume(second);
     }
   }, 40_000);
 
