@@ -220,7 +220,8 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
     id: () => cluster.id,
     table: cluster.table,
     http,
-    authorize: sign ? (method, path, body, audience) => sign(method, path, body, audience) : () => ({ authorization: bearerHeader(secret) }),
+    // Signed for the receiving instance (audience) under HMAC; the Bearer header otherwise.
+    authorize: sign ?? authorize,
     unreachable: (instance) => cluster.unreachable(instance),
     stale: (instance) => cluster.stale(instance),
     trace: () => {

@@ -103,7 +103,7 @@ export class Events {
 
   /** `micro.emit()`: once per subscribing group. */
   async emit(event: string, payload: unknown): Promise<EmitResult> {
-    const { message, body } = this.#message(event, payload);
+    const { message, body, text } = this.#message(event, payload);
     this.#context.metrics.count('emitted', event);
     const subscribers = this.#subscribers(event);
     if (this.#context.settings.durable) {
@@ -116,18 +116,18 @@ export class Events {
       const accepted: EventReceipt[] = [...subscribers.groups].map(([group, instances]) => ({ group, service: instances[0]?.name ?? group, instance: undefined }));
       return { id: message.id, event, accepted, failed: [], stored };
     }
-    const receipts = await Promise.all([...subscribers.groups].map(([group, instances]) => this.#toGroup(message, body, group, instances)));
+    const receipts = await Promise.all([...subscribers.groups].map(([group, instances]) => this.#toGroup(message, body, text, group, instances)));
     return result(message, receipts);
   }
 
   /** `micro.broadcast()`: every UP subscribing instance, once. */
   async broadcast(event: string, payload: unknown): Promise<EmitResult> {
-    const { message, body } = this.#message(event, payload);
+    const { message, body, text } = this.#message(event, payload);
     this.#context.metrics.count('emitted', event);
     const instances = this.#subscribers(event).instances;
     const receipts = await Promise.all(
       instances.map(async (instance): Promise<EventReceipt> => {
-        const outcome = await this.#deliver(instance, message, body, undefined);
+        const outcome = await this.#deliver(instance, message, body, text, undefined);
         return outcome === true ? receipt(instance, undefined) : receipt(instance, undefined, outcome.reason);
       }),
     );
@@ -158,7 +158,11 @@ export class Events {
     return (this.#durable ??= (this.#context.durable as () => DurableEvents)());
   }
 
-  #message(event: string, payload: unknown): { message: EventMessage; body: string } {
+  /**
+   * The message and its wire body, the payload's JSON written once: the body goes around it, a
+   * local delivery parses it (handlers get what any receiver would), the durable engine stores it.
+   */
+  #message(event: string, payload: unknown): { message: EventMessage; body: string; text: string } {
     if (!isEventName(event)) throw new OptionError('event', `must be an event name (a letter or digit, then up to 99 of letters, digits and . _ : -), got ${JSON.stringify(String(event).slice(0, 120))}`);
     let text: string | undefined;
     try {
@@ -172,7 +176,7 @@ export class Events {
     if (text.length * 3 > limit && new TextEncoder().encode(text).length > limit) {
       throw new EventError(event, 'too-large', `has a payload of more than events.maxPayloadBytes (${limit} bytes of JSON)`);
     }
-    const message: EventMessage = { id: randomHex(16), event, emitter: this.#context.service, from: this.#context.id(), time: Date.now(), payload: JSON.parse(text) as unknown };
+    const message: EventMessage = { id: randomHex(16), event, emitter: this.#context.service, from: this.#context.id(), time: Date.now(), payload: payload === undefined ? null : payload };
     const trace = this.#context.trace();
     if (trace) {
       message.traceparent = trace.traceparent;
@@ -181,7 +185,7 @@ export class Events {
     // The payload's JSON is written once: the rest of the message goes around it.
     const head = JSON.stringify({ ...message, payload: undefined });
     const body = `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"payload":${text}}`;
-    return { message, body };
+    return { message, body, text };
   }
 
   /** The subscribers of `event` in the table as it stands (indexed once per table revision). */
@@ -213,7 +217,7 @@ export class Events {
   }
 
   /** One group: its instances in turn (trusted ones first) until one takes it or it may have been handled. */
-  async #toGroup(message: EventMessage, body: string, group: string, instances: Instance[]): Promise<EventReceipt> {
+  async #toGroup(message: EventMessage, body: string, text: string, group: string, instances: Instance[]): Promise<EventReceipt> {
     const trusted = instances.filter((instance) => !instance.suspect && instance.ejectedUntil === 0);
     const order = trusted.length === instances.length ? instances : [...trusted, ...instances.filter((instance) => !trusted.includes(instance))];
     const key = `${message.event}\n${group}`;
@@ -222,7 +226,7 @@ export class Events {
     let last: string | undefined;
     for (let tried = 0; tried < order.length; tried++) {
       const instance = order[(start + tried) % order.length] as Instance;
-      const outcome = await this.#deliver(instance, message, body, group);
+      const outcome = await this.#deliver(instance, message, body, text, group);
       if (outcome === true) return receipt(instance, group);
       last = `${instance.url}: ${outcome.reason}`;
       if (!outcome.next) return receipt(instance, group, outcome.reason);
@@ -231,10 +235,10 @@ export class Events {
   }
 
   /** True when `instance` took it; otherwise why not, and whether the next instance may be tried (this one ran nothing). */
-  async #deliver(instance: Instance, message: EventMessage, body: string, group: string | undefined): Promise<true | { reason: string; next: boolean }> {
+  async #deliver(instance: Instance, message: EventMessage, body: string, text: string, group: string | undefined): Promise<true | { reason: string; next: boolean }> {
     if (instance.self) {
       // Handlers here get the payload as any receiver would: parsed from its JSON, not the emitter's own object.
-      const local = { ...message, payload: JSON.parse(JSON.stringify(message.payload)) as unknown };
+      const local = { ...message, payload: JSON.parse(text) as unknown };
       const answer = this.#accept(local, group);
       return answer.status === 202 ? true : { reason: `answered ${answer.status}`, next: true };
     }
