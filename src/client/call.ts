@@ -352,9 +352,9 @@ async function run(
       // attempt was re-issued, and none is left): wait, once and within the deadline, for one to
       // come back (docs/calls.md, "Retries"). Instances that refused connections fail it at once.
       if (tries === undefined || waited || retryReason !== RetryReason.reissue || !(await upAgain(context.cluster, entry.name, deadline - Date.now(), caller))) break;
+      // What this call tried still counts: an instance it was re-issued away from is tried again
+      // once its suspicion is gone (Verdict.suspected), a silenced one that is still suspected never.
       waited = true;
-      // The instance that came UP refuted its death or is new: what this call tried before counts no more.
-      tries = new Tries();
       attempt--;
       continue;
     }
