@@ -10,6 +10,9 @@
 //      receives per interval (≤ 4), CPU per member in ms per second (≤ 3; process.cpuUsage of
 //      each member, its own HTTP server, client, timers and GC included), RSS per process, and
 //      bytes sent per member per interval (read + written on every member's server sockets).
+//      Beside it, the floor: two bare Express + undici processes (scripts/bench-floor-child.mjs)
+//      sending each other the one JSON POST per interval a member sends and answers, measured
+//      over the same window; the member's cost is also given as a ratio to it.
 //   3. join storm (BENCH_FLEET_STORM=1, the default): half the fleet, up to 50 (never the seed),
 //      is replaced as a deploy does it: the new processes are loaded beforehand, then within 2 s
 //      each old one closes (telling the members it leaves) and its replacement listens. Every
@@ -23,6 +26,7 @@
 // 3 and 4), BENCH_FLEET_NODE_ARGS (flags for every member's node), BENCH_FLEET_PROFILE (a directory: svc-1 runs with --cpu-prof there, and writes its
 // profile when the fleet closes), BENCH_DIST (another build).
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import { envNumber, fmt, killChildren, median, record, sleep, spawnChild, table, wall, waitFor } from './bench-lib.mjs';
 
 const SIZE = Number(process.argv[2] ?? process.env.BENCH_FLEET_SIZE ?? 10);
@@ -35,6 +39,7 @@ const BATCH = 6;
 /** Flags for every member's node (BENCH_FLEET_NODE_ARGS, space-separated): to try V8 options. */
 const NODE_ARGS = (process.env.BENCH_FLEET_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const FULL_VIEW_TARGET = 5;
+const FLOOR_CHILD = fileURLToPath(new URL('./bench-floor-child.mjs', import.meta.url));
 const STORM_TARGET = 5;
 const OUT_TARGET = 3;
 /** The longest suspicion (6 × 4 × max(1, log10 N) intervals, default multiplier) plus 2 intervals to notice and spread. */
@@ -63,6 +68,17 @@ async function listenAll(members) {
   const readies = await Promise.all(members.map((member) => member.go()));
   members.forEach((member, index) => Object.assign(member, { id: readies[index].id, readyAt: readies[index].at }));
   return Math.max(...readies.map((ready) => ready.at));
+}
+
+/**
+ * Two scripts/bench-floor-child.mjs processes sending each other one JSON POST per interval: the
+ * cost of a member's traffic alone on this machine, the baseline its idle CPU is read against.
+ */
+async function startFloor() {
+  const floor = await Promise.all([0, 1].map(() => spawnChild({ pingInterval: INTERVAL }, { script: FLOOR_CHILD })));
+  floor[0].command(`peer ${floor[1].url}`);
+  floor[1].command(`peer ${floor[0].url}`);
+  return floor;
 }
 
 const views = (members) => Promise.all(members.map((member) => member.view()));
@@ -96,6 +112,8 @@ async function main() {
   let members = [seed, ...others];
 
   // 1. Full view after the last one listens.
+  // CPU each spends joining: from just before it listens until the full view (or the bound).
+  const loaded = await Promise.all(members.map((member) => member.stats()));
   const lastListen = await listenAll(others);
   const fullBound = envNumber('BENCH_FLEET_BOUND_S', 60) * INTERVAL;
   let fullAt = Infinity;
@@ -116,13 +134,21 @@ async function main() {
   clearInterval(progress);
   const fullView = (fullAt - lastListen) / INTERVAL;
   const missing = Number.isFinite(fullAt) ? 0 : await wrongTables(members);
+  const joined = await Promise.all(members.map((member) => member.stats()));
+  const joinCpu = median(others.map((_, index) => (joined[index + 1].cpu.user + joined[index + 1].cpu.system - loaded[index + 1].cpu.user - loaded[index + 1].cpu.system) / 1000));
 
   // 2. Idle cost, after BENCH_FLEET_SETTLE_MS (20 s): a Node process just started still compiles
   // and runs V8's memory-reducer GCs for its first 20 s or so, several ms/s that are no member's upkeep.
+  // Beside the fleet, its floor: two bare processes with the traffic a member has per interval.
+  const floor = await startFloor();
   await sleep(envNumber('BENCH_FLEET_SETTLE_MS', 20_000));
+  const floorBefore = await Promise.all(floor.map((process_) => process_.stats()));
   const before = await Promise.all(members.map((member) => member.stats()));
   await sleep(IDLE_MS);
   const after = await Promise.all(members.map((member) => member.stats()));
+  const floorAfter = await Promise.all(floor.map((process_) => process_.stats()));
+  const floorCpu = median(floor.map((_, index) => (floorAfter[index].cpu.user + floorAfter[index].cpu.system - floorBefore[index].cpu.user - floorBefore[index].cpu.system) / (floorAfter[index].at - floorBefore[index].at)));
+  await Promise.all(floor.map((process_) => process_.stop()));
   // µs of CPU over ms of wall time: ms of CPU per second.
   const cpu = (index) => (after[index].cpu.user + after[index].cpu.system - before[index].cpu.user - before[index].cpu.system) / (after[index].at - before[index].at);
   const intervals = (index) => (after[index].at - before[index].at) / INTERVAL;
@@ -134,9 +160,9 @@ async function main() {
   const rss = after.map((stats) => stats.rss);
   const idleDowns = (await views(members)).reduce((sum, view) => sum + view.downs.length, 0);
   const result = {
-    size: SIZE, interval: INTERVAL, loadMs, fullView, missing,
+    size: SIZE, interval: INTERVAL, loadMs, fullView, missing, joinCpu,
     requests: median(requests), requestsMax: Math.max(...requests),
-    cpu: median(cpus), cpuSystem: system, cpuMax: Math.max(...cpus), cpuTotal: cpus.reduce((sum, value) => sum + value, 0),
+    cpu: median(cpus), cpuSystem: system, floorCpu, floorRatio: median(cpus) / floorCpu, cpuMax: Math.max(...cpus), cpuTotal: cpus.reduce((sum, value) => sum + value, 0),
     rss: median(rss), rssMax: Math.max(...rss), bytes: median(bytes), bytesMax: Math.max(...bytes), idleDowns,
   };
 
@@ -145,8 +171,11 @@ async function main() {
     ['measure', 'median', 'max', 'target', ''],
     [
       ['full view after the last one listens (intervals)', fmt.num(fullView, 1), missing ? `${missing} members incomplete` : '', `≤ ${FULL_VIEW_TARGET}`, fmt.verdict(fullView <= FULL_VIEW_TARGET)],
+      ['CPU per member from listening to the full view (ms; the seed excluded)', fmt.num(joinCpu, 0), '', '', ''],
       ['discovery requests received per member per interval', fmt.num(result.requests, 2), fmt.num(result.requestsMax, 2), '≤ 4', fmt.verdict(result.requestsMax <= 4)],
       [`idle CPU per member (ms/s; ${fmt.num(system, 2)} of it in the kernel)`, fmt.num(result.cpu, 2), fmt.num(result.cpuMax, 2), '≤ 3', fmt.verdict(result.cpu <= 3)],
+      ['floor: Express + undici, one JSON POST sent and one answered per interval, nothing else (ms/s)', fmt.num(floorCpu, 2), '', '', ''],
+      ['idle CPU per member ÷ that floor, measured beside it', `${fmt.num(result.floorRatio, 2)}×`, '', '', ''],
       ['RSS per process', fmt.mb(result.rss), fmt.mb(result.rssMax), '', ''],
       ['bytes sent per member per interval', fmt.int(result.bytes), fmt.int(result.bytesMax), '', ''],
       ['DOWN fired while idle (all members)', String(idleDowns), '', '0', fmt.verdict(idleDowns === 0)],

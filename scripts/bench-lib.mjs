@@ -100,11 +100,12 @@ const children = new Set();
 /**
  * Starts scripts/bench-child.mjs (an Express 5 app with express-micro serving GET /users/:id) in
  * its own Node process. Resolves once it has loaded; call `go()` to make it listen unless
- * `autostart`. It speaks JSON lines on stdout and takes commands on stdin.
+ * `autostart`. It speaks JSON lines on stdout and takes commands on stdin. `script` starts another
+ * child that speaks the same lines (scripts/bench-floor-child.mjs).
  */
-export function spawnChild(options, { expect = 0, autostart = true, nodeArgs = [] } = {}) {
+export function spawnChild(options, { expect = 0, autostart = true, nodeArgs = [], script = CHILD } = {}) {
   const node = process.env.BENCH_NODE || (runtime === 'node' ? process.execPath : 'node');
-  const child = spawn(node, [...nodeArgs, CHILD], {
+  const child = spawn(node, [...nodeArgs, script], {
     env: {
       ...process.env,
       EXPRESS_DISCOVERY_KEY: '',
