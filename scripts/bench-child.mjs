@@ -5,7 +5,7 @@
 //   {event:'loaded'}                 modules loaded, app built (listens now if BENCH_CHILD_AUTOSTART)
 //   {event:'ready', port, id, at}    listening, and express-micro has started
 //   {event:'converged', at}          it sees BENCH_CHILD_EXPECT other instances UP
-//   {event:'stats', rss, heapUsed, discovery, served, cpu, bytes, at}   answer to the stdin command "stats"
+//   {event:'stats', rss, heapUsed, discovery, byPath, served, cpu, bytes, at}   answer to the stdin command "stats"
 //                                    (served: GET /users/:id requests received so far; bytes: read
 //                                    plus written on this server's sockets so far)
 //   {event:'view', up, downs, at}    answer to "view": the ids it sees UP, and every DOWN and
@@ -32,6 +32,8 @@ const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
 
 const app = express();
 let discovery = 0;
+/** Discovery requests received so far, by path. */
+const byPath = {};
 // Served by https.createServer, the plugin cannot learn the port from app.listen(): pick one first.
 if (options.tls && options.port === undefined) {
   const probe = createNetServer();
@@ -92,7 +94,12 @@ async function go() {
     ? createHttpsServer({ ...options.tls, requestCert: true, rejectUnauthorized: true }, app).listen(options.port, '127.0.0.1')
     : app.listen(0, '127.0.0.1');
   // Discovery is served ahead of the app's middleware: every request is counted at the server.
-  server.prependListener('request', (request) => request.url.startsWith('/_discovery/') && discovery++);
+  server.prependListener('request', (request) => {
+    if (!request.url.startsWith('/_discovery/')) return;
+    discovery++;
+    const path = request.url.split('?')[0];
+    byPath[path] = (byPath[path] ?? 0) + 1;
+  });
   // Every byte a member sends on loopback is read by some server (a request) or written by one
   // (an answer): summed over the servers, these are the bytes the cluster sends.
   server.on('connection', (socket) => {
@@ -128,7 +135,7 @@ process.stdin.on('data', (chunk) => {
     }
     else if (command === 'stats') {
       const memory = process.memoryUsage();
-      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, served, cpu: process.cpuUsage(), up: up.size, bytes: bytes(), at: wall() });
+      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, byPath, served, cpu: process.cpuUsage(), up: up.size, bytes: bytes(), at: wall() });
     } else if (command === 'view') send({ event: 'view', up: [...up], downs, suspects, at: wall() });
   }
 });

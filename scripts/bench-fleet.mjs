@@ -75,7 +75,7 @@ async function listenAll(members) {
  * cost of a member's traffic alone on this machine, the baseline its idle CPU is read against.
  */
 async function startFloor() {
-  const floor = await Promise.all([0, 1].map(() => spawnChild({ pingInterval: INTERVAL }, { script: FLOOR_CHILD })));
+  const floor = await Promise.all([0, 1].map(() => spawnChild({ pingInterval: INTERVAL }, { script: FLOOR_CHILD, timeout: 120_000 })));
   floor[0].command(`peer ${floor[1].url}`);
   floor[1].command(`peer ${floor[0].url}`);
   return floor;
@@ -135,6 +135,10 @@ async function main() {
   const fullView = (fullAt - lastListen) / INTERVAL;
   const missing = Number.isFinite(fullAt) ? 0 : await wrongTables(members);
   const joined = await Promise.all(members.map((member) => member.stats()));
+  // What a member was asked while joining, by endpoint: the work behind that CPU.
+  const paths = [...new Set(joined.flatMap((stats) => Object.keys(stats.byPath)))].sort();
+  const joinRequests = Object.fromEntries(paths.map((path) => [path, median(others.map((_, index) => (joined[index + 1].byPath[path] ?? 0) - (loaded[index + 1].byPath[path] ?? 0)))]));
+  console.log(`  discovery requests each member received while joining (median): ${paths.map((path) => `${path} ${joinRequests[path]}`).join(', ')}`);
   const joinCpu = median(others.map((_, index) => (joined[index + 1].cpu.user + joined[index + 1].cpu.system - loaded[index + 1].cpu.user - loaded[index + 1].cpu.system) / 1000));
 
   // 2. Idle cost, after BENCH_FLEET_SETTLE_MS (20 s): a Node process just started still compiles
@@ -160,7 +164,7 @@ async function main() {
   const rss = after.map((stats) => stats.rss);
   const idleDowns = (await views(members)).reduce((sum, view) => sum + view.downs.length, 0);
   const result = {
-    size: SIZE, interval: INTERVAL, loadMs, fullView, missing, joinCpu,
+    size: SIZE, interval: INTERVAL, loadMs, fullView, missing, joinCpu, joinRequests,
     requests: median(requests), requestsMax: Math.max(...requests),
     cpu: median(cpus), cpuSystem: system, floorCpu, floorRatio: median(cpus) / floorCpu, cpuMax: Math.max(...cpus), cpuTotal: cpus.reduce((sum, value) => sum + value, 0),
     rss: median(rss), rssMax: Math.max(...rss), bytes: median(bytes), bytesMax: Math.max(...bytes), idleDowns,

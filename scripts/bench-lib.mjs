@@ -101,9 +101,10 @@ const children = new Set();
  * Starts scripts/bench-child.mjs (an Express 5 app with express-micro serving GET /users/:id) in
  * its own Node process. Resolves once it has loaded; call `go()` to make it listen unless
  * `autostart`. It speaks JSON lines on stdout and takes commands on stdin. `script` starts another
- * child that speaks the same lines (scripts/bench-floor-child.mjs).
+ * child that speaks the same lines (scripts/bench-floor-child.mjs); `timeout` bounds loading and
+ * listening (a fleet that starves the machine needs longer).
  */
-export function spawnChild(options, { expect = 0, autostart = true, nodeArgs = [], script = CHILD } = {}) {
+export function spawnChild(options, { expect = 0, autostart = true, nodeArgs = [], script = CHILD, timeout = 15_000 } = {}) {
   const node = process.env.BENCH_NODE || (runtime === 'node' ? process.execPath : 'node');
   const child = spawn(node, [...nodeArgs, script], {
     env: {
@@ -185,9 +186,9 @@ export function spawnChild(options, { expect = 0, autostart = true, nodeArgs = [
     },
   };
   children.add(handle);
-  return handle.event('loaded').then(async () => {
+  return handle.event('loaded', timeout).then(async () => {
     if (autostart) {
-      const ready = await handle.event('ready');
+      const ready = await handle.event('ready', timeout);
       handle.url = `${options.tls ? 'https' : 'http'}://${HOST}:${ready.port}`;
       handle.id = ready.id;
       handle.node = ready.node;
