@@ -93,12 +93,27 @@ async function wrongTables(members) {
 async function waitTrue(members, bound) {
   const started = wall();
   let wrong = members.length;
+  let told = false;
   while (wall() - started < bound) {
     wrong = await wrongTables(members);
     if (wrong === 0) return wall();
+    if (!told && wall() - started > STORM_TARGET * INTERVAL) told = await tellWrong(members);
     await sleep(250);
   }
+  await tellWrong(members);
   return Infinity;
+}
+
+/** Says how the tables are wrong: members missing from them, or gone ones still UP in them. */
+async function tellWrong(members) {
+  const live = new Set(members.map((member) => member.id));
+  const seen = await views(members);
+  const missing = seen.map((view, index) => [...live].filter((id) => id !== members[index].id && !view.up.includes(id)).length);
+  const extra = seen.map((view) => view.up.filter((id) => !live.has(id)).length);
+  const sum = (values) => values.reduce((a, b) => a + b, 0);
+  const who = members.filter((_, index) => missing[index] || extra[index]).map((member) => member.name + (member.replacement ? ' (new)' : ''));
+  console.log(`  tables still wrong: ${missing.filter(Boolean).length} miss live members (${sum(missing)} in all), ${extra.filter(Boolean).length} list gone ones as UP (${sum(extra)} in all): ${who.slice(0, 8).join(', ')}`);
+  return true;
 }
 
 async function main() {
@@ -195,6 +210,7 @@ async function main() {
     const count = Math.min(50, Math.floor(SIZE / 2));
     const leaving = members.slice(1, 1 + count);
     const replacements = await spawnMembers(leaving.map((member) => member.name), [seed.url]);
+    for (const member of replacements) member.replacement = true;
     const stayed = members.filter((member) => !leaving.includes(member));
     const stormStart = wall();
     const spread = 2000 / count;

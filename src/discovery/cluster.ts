@@ -165,6 +165,11 @@ export class Cluster implements MembershipSource, GossipProtocol {
     return this.#member.instance?.url;
   }
 
+  /** True once `close()` began (see GossipProtocol.leaving). */
+  get leaving(): boolean {
+    return this.#closed;
+  }
+
   get started(): boolean {
     return this.#member.instance !== undefined;
   }

@@ -114,6 +114,9 @@ export function discoveryHandler(cluster: MembershipSource, guard: Guard, metric
     // Membership from a registry: the ping is a health check (its body carries no news to read);
     // the gossip endpoints are off.
     if (!gossip) return endpoint === 'ping' ? send(response, 200, cluster.onPing(undefined)) : send(response, 404, { error: 'gossip is off: this instance finds its peers in a registry' });
+    // A newcomer that describes or registers with an instance after its goodbyes went out would
+    // list it UP, and nobody would tell it otherwise until its own probes found it gone.
+    if (gossip.leaving && (endpoint === 'register' || endpoint === 'describe')) return send(response, 503, { error: 'leaving' });
     void handleWithBody(endpoint, gossip, guard, auth.bodyHash, request, response).catch(next);
   };
 }

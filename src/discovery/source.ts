@@ -53,6 +53,11 @@ export interface MembershipSource {
 
 /** What the gossip endpoints (`register`, `describe`, `ping-req`, `gossip`, `leave`) are answered by. */
 export interface GossipProtocol {
+  /**
+   * True once this instance began to leave (`close()`): it says goodbye, so `register` and
+   * `describe` answer 503 and a member that asks now does not take it in again.
+   */
+  readonly leaving: boolean;
   onRegister(message: RegisterMessage): RegisterMessage;
   onDescribe(message: DescribeMessage): DescribeMessage;
   onPingRequest(message: PingRequestMessage): Promise<PingRequestAnswer>;

@@ -131,6 +131,25 @@ describe('discovery', () => {
     expect(upInstances(seed.micro, 'b-service')).toEqual([]);
   });
 
+  it('is not taken in again by a member that describes or registers with it after it left', async () => {
+    const seed = await startService('seed-service');
+    const old = await startService('old-service', () => {}, { peers: [seed.url] });
+    await waitFor(() => upInstances(seed.micro, 'old-service').length === 1, 'old joined');
+    // Its goodbyes are out and its server still answers, as in a deploy's last second: a newcomer
+    // that heard of it a moment earlier (from a member list sent before the leave) asks it now.
+    await old.micro.close();
+    const self = { protocol: 2, name: 'late-service', id: 'late-service-0001', url: 'http://127.0.0.1:9', routes: [], rev: 'r1', incarnation: 0 };
+    for (const [path, body] of [['/describe', { self }], ['/register', { self, members: [] }]] as const) {
+      const answer = await discovery(old.url, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(answer.status, path).toBe(503);
+      expect(await answer.json(), path).toEqual({ error: 'leaving' });
+    }
+    // A newcomer given it as its first seed joins through the other and never lists it.
+    const newcomer = await startService('new-service', () => {}, { peers: [old.url, seed.url] });
+    await waitFor(() => upInstances(newcomer.micro, 'seed-service').length === 1, 'the newcomer joined through the seed');
+    expect(newcomer.micro.peers().map((peer) => peer.service).sort()).toEqual(['new-service', 'seed-service']);
+  });
+
   it('serves the seed format on GET /_discovery/services, with every instance and no secret', async () => {
     const seed = await startService('user-service', (app) => {
       app.get('/users/:id', (_req, res) => res.json({}));
