@@ -21,6 +21,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
+import { onCommands } from './bench-commands.mjs';
 
 const dist = process.env.BENCH_DIST ? pathToFileURL(process.env.BENCH_DIST).href : new URL('../dist/index.js', import.meta.url).href;
 const { default: expressMicro } = await import(dist);
@@ -118,26 +119,17 @@ async function go() {
   send({ event: 'ready', port, id: micro.peers().find((peer) => peer.self)?.id, at: wall(), node: process.version });
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  input += chunk;
-  let newline;
-  while ((newline = input.indexOf('\n')) >= 0) {
-    const command = input.slice(0, newline).trim();
-    input = input.slice(newline + 1);
-    if (command === 'go') void go();
-    else if (command.startsWith('mode ')) {
-      const [, status, delay] = command.split(' ');
-      mode.status = Number(status);
-      mode.delay = Number(delay);
-      send({ event: 'mode', status: mode.status, delay: mode.delay });
-    }
-    else if (command === 'stats') {
-      const memory = process.memoryUsage();
-      send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, byPath, served, cpu: process.cpuUsage(), up: up.size, bytes: bytes(), at: wall() });
-    } else if (command === 'view') send({ event: 'view', up: [...up], downs, suspects, at: wall() });
-  }
+onCommands((command) => {
+  if (command === 'go') void go();
+  else if (command.startsWith('mode ')) {
+    const [, status, delay] = command.split(' ');
+    mode.status = Number(status);
+    mode.delay = Number(delay);
+    send({ event: 'mode', status: mode.status, delay: mode.delay });
+  } else if (command === 'stats') {
+    const memory = process.memoryUsage();
+    send({ event: 'stats', rss: memory.rss, heapUsed: memory.heapUsed, discovery, byPath, served, cpu: process.cpuUsage(), up: up.size, bytes: bytes(), at: wall() });
+  } else if (command === 'view') send({ event: 'view', up: [...up], downs, suspects, at: wall() });
 });
 // The parent went away: leave quietly.
 process.stdin.on('end', () => void micro.close().finally(() => process.exit(0)));

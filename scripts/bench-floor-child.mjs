@@ -8,6 +8,7 @@
 import express from 'express';
 import process from 'node:process';
 import { Agent, request } from 'undici';
+import { onCommands } from './bench-commands.mjs';
 
 const options = JSON.parse(process.env.BENCH_CHILD_OPTIONS ?? '{}');
 const interval = options.pingInterval ?? 1000;
@@ -41,18 +42,10 @@ function ping(url) {
   }, interval);
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  input += chunk;
-  let newline;
-  while ((newline = input.indexOf('\n')) >= 0) {
-    const command = input.slice(0, newline).trim();
-    input = input.slice(newline + 1);
-    if (command === 'go') void go();
-    else if (command.startsWith('peer ')) ping(command.slice(5));
-    else if (command === 'stats') send({ event: 'stats', cpu: process.cpuUsage(), at: wall() });
-  }
+onCommands((command) => {
+  if (command === 'go') void go();
+  else if (command.startsWith('peer ')) ping(command.slice(5));
+  else if (command === 'stats') send({ event: 'stats', cpu: process.cpuUsage(), at: wall() });
 });
 process.stdin.on('end', () => process.exit(0));
 send({ event: 'loaded' });
