@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExpressMicroOptions } from '../../src/index.ts';
 import { discovery, startService, recordingLogger, stopAll, upInstances, waitFor, type TestService } from '../helpers.ts';
 import { resolveOptions } from '../../src/options.ts';
-import { b64, etcdCall, etcdKeys, etcdMissing, EtcdCluster } from '../support/etcd.ts';
+import { b64, etcdCall, etcdKeys, etcdMissing, EtcdCluster, HoldingProxy } from '../support/etcd.ts';
 
 const reason = etcdMissing();
 if (reason) console.log(reason);
@@ -83,6 +83,24 @@ if (reason) console.log(reason);
     await waitFor(() => received.length === 1, 'the delivery');
     expect(received).toEqual([2]);
   }, 20_000);
+
+  it('publishes a subscription made while its first record is on its way (the others may list it already)', async () => {
+    prefix = `/em-test-${++count}/`;
+    const proxy = await HoldingProxy.start(etcd.endpoints[0] as string);
+    try {
+      proxy.hold();
+      const email = await start('email-service', { registry: { type: 'etcd', endpoints: [proxy.url], prefix, ttl: 10 } });
+      const orders = await start('order-service');
+      // The record is in etcd and the order-service lists it; its writer has not heard back.
+      await waitFor(() => upInstances(orders.micro, 'email-service').length === 1, 'the email-service seen');
+      email.micro.subscribe('order.created', () => {});
+      proxy.release();
+      await waitFor(() => orders.micro.peers().some((peer) => peer.service === 'email-service' && peer.events.some((each) => each.event === 'order.created')), 'the subscription in the record');
+    } finally {
+      await stopAll();
+      await proxy.close();
+    }
+  }, 15_000);
 
   it('drops an instance that closes at once (its lease is revoked), long before its ttl', async () => {
     prefix = `/em-test-${++count}/`;

@@ -5,8 +5,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './conditions.ts';
@@ -192,5 +193,63 @@ export class EtcdCluster {
   async stop(): Promise<void> {
     await Promise.all(this.#members.map((_, index) => this.kill(index)));
     rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A pass-through to an etcd endpoint that, while `holding`, forwards each `kv/put` at once but
+ * keeps its answer until `release()`: the moment when the others already see a record and its
+ * writer has not heard back. Watches and every other request pass straight through.
+ */
+export class HoldingProxy {
+  holding = false;
+  #release: () => void = () => {};
+  #released: Promise<void> = Promise.resolve();
+  readonly #server: Server;
+  readonly url: string;
+
+  private constructor(server: Server, url: string) {
+    this.#server = server;
+    this.url = url;
+  }
+
+  static async start(target: string): Promise<HoldingProxy> {
+    let proxy: HoldingProxy | undefined;
+    const server = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const held = proxy?.holding === true && request.url === '/v3/kv/put' ? proxy.#released : undefined;
+        void fetch(`${target}${request.url}`, { method: request.method, headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) })
+          .then(async (answer) => {
+            if (held) await held;
+            response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+            if (answer.body) for await (const chunk of answer.body) response.write(chunk);
+            response.end();
+          })
+          .catch(() => response.destroy());
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new HoldingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return proxy;
+  }
+
+  /** From now on, the answers to puts wait for `release()`. */
+  hold(): void {
+    this.holding = true;
+    this.#released = new Promise((resolve) => (this.#release = resolve));
+  }
+
+  /** Lets the held answers go, and holds no more. */
+  release(): void {
+    this.holding = false;
+    this.#release();
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    this.#server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }

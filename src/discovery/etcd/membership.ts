@@ -210,12 +210,18 @@ export class EtcdMembership implements MembershipSource {
       await this.#gateway.call('/v3/lease/revoke', { ID: lease }, 1000).catch(() => {});
       return;
     }
-    await this.#put(lease);
+    const written = await this.#put(lease);
     this.#lease = lease;
+    // Routes or subscriptions that changed while that put was on its way found no lease to write
+    // under (the others may already list this instance then): write them now, or they are lost.
+    if (this.#member.require().rev !== written) await this.#put(lease);
   }
 
-  #put(lease: string): Promise<Record<string, unknown>> {
-    return this.#gateway.call('/v3/kv/put', { key: encode(this.key), value: encode(JSON.stringify(this.descriptor())), lease }, this.#timeout);
+  /** Writes this instance's record under `lease`; resolves with the routes' revision it wrote. */
+  async #put(lease: string): Promise<string> {
+    const descriptor = this.descriptor();
+    await this.#gateway.call('/v3/kv/put', { key: encode(this.key), value: encode(JSON.stringify(descriptor)), lease }, this.#timeout);
+    return descriptor.rev;
   }
 
   /** True while the lease lives; false when etcd no longer knows it (it expired). */
