@@ -81,6 +81,11 @@ async function startFloor() {
   return floor;
 }
 
+/** µs of CPU (user + system) a process spent between two of its `stats` answers. */
+const cpuSpent = (before, after) => after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system;
+/** µs of CPU over ms of wall time: ms of CPU per second. */
+const cpuPerSecond = (before, after) => cpuSpent(before, after) / (after.at - before.at);
+
 const views = (members) => Promise.all(members.map((member) => member.view()));
 
 /** Members whose UP set is not exactly the other live members. */
@@ -154,7 +159,7 @@ async function main() {
   const paths = [...new Set(joined.flatMap((stats) => Object.keys(stats.byPath)))].sort();
   const joinRequests = Object.fromEntries(paths.map((path) => [path, median(others.map((_, index) => (joined[index + 1].byPath[path] ?? 0) - (loaded[index + 1].byPath[path] ?? 0)))]));
   console.log(`  discovery requests each member received while joining (median): ${paths.map((path) => `${path} ${joinRequests[path]}`).join(', ')}`);
-  const joinCpu = median(others.map((_, index) => (joined[index + 1].cpu.user + joined[index + 1].cpu.system - loaded[index + 1].cpu.user - loaded[index + 1].cpu.system) / 1000));
+  const joinCpu = median(others.map((_, index) => cpuSpent(loaded[index + 1], joined[index + 1]) / 1000));
 
   // 2. Idle cost, after BENCH_FLEET_SETTLE_MS (20 s): a Node process just started still compiles
   // and runs V8's memory-reducer GCs for its first 20 s or so, several ms/s that are no member's upkeep.
@@ -166,10 +171,9 @@ async function main() {
   await sleep(IDLE_MS);
   const after = await Promise.all(members.map((member) => member.stats()));
   const floorAfter = await Promise.all(floor.map((process_) => process_.stats()));
-  const floorCpu = median(floor.map((_, index) => (floorAfter[index].cpu.user + floorAfter[index].cpu.system - floorBefore[index].cpu.user - floorBefore[index].cpu.system) / (floorAfter[index].at - floorBefore[index].at)));
+  const floorCpu = median(floor.map((_, index) => cpuPerSecond(floorBefore[index], floorAfter[index])));
   await Promise.all(floor.map((process_) => process_.stop()));
-  // µs of CPU over ms of wall time: ms of CPU per second.
-  const cpu = (index) => (after[index].cpu.user + after[index].cpu.system - before[index].cpu.user - before[index].cpu.system) / (after[index].at - before[index].at);
+  const cpu = (index) => cpuPerSecond(before[index], after[index]);
   const intervals = (index) => (after[index].at - before[index].at) / INTERVAL;
   const perNode = (field) => members.map((_, index) => (after[index][field] - before[index][field]) / intervals(index));
   const cpus = members.map((_, index) => cpu(index));

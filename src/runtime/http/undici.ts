@@ -67,8 +67,8 @@ function classify(error: unknown, request: HttpRequest, timedOut: boolean): Tran
 /**
  * Node: undici's Agent keeps one keep-alive pool per origin. undici is imported when this client is
  * created, not with the module, so that Bun and Deno, which take the fetch client, never load it
- * (Bun replaces it with a stub). With
- * `tls`, peers are verified against its CAs only, and its certificate is presented (mutual TLS).
+ * (Bun replaces it with a stub). With `tls`, peers are verified against its CAs only, and its
+ * certificate is presented (mutual TLS).
  */
 export function createUndiciClient(tls?: TlsMaterial): HttpClient {
   let agent: Agent | undefined;
@@ -92,7 +92,8 @@ export function createUndiciClient(tls?: TlsMaterial): HttpClient {
     }));
   // Loading undici takes ~170 ms of CPU (~135 ms of wall time) on a small VM. Started now, while
   // the app starts, it is not paid by the first ping or call, at the moment a member joins and
-  // every other member starts talking to it (docs/performance.md, "A fleet of real processes").
+  // every other member starts talking to it (docs/performance.md, "Fleets of real
+  // processes and the idle cost of a member").
   // A failed load is reported by the first request, as before.
   load().catch(() => {});
 
