@@ -344,6 +344,13 @@ export function expressMicro(app: ExpressApp, options?: ExpressMicroOptions): Ex
       // Listeners added to this handle (and onServiceUp/Down) hear the members of the cluster it
       // now stands in; the internal events stay with the micro above, which acts on them.
       for (const event of ['up', 'down', 'discovered', 'removed'] as const) micro.on(event, (instance) => cluster.events.emit(event, instance));
+      // Members the micro above took in before this handle followed it (it follows a tick after
+      // the mount) are news to its listeners: they hear them now, as a listener there heard them.
+      for (const peer of micro.peers()) {
+        if (peer.self) continue;
+        cluster.events.emit('discovered', peer);
+        if (peer.status === 'UP') cluster.events.emit('up', peer);
+      }
     };
     (app as { on?: (event: string, listener: () => void) => unknown }).on?.('mount', () => after(0, follow));
     after(0, follow);

@@ -123,7 +123,7 @@ describe.each(flavours)('sub-apps on Express $major', (flavour) => {
     const other = await startService('report-store', (store) => store.get('/stored/:id', (req, res) => res.json({ stored: req.params.id })));
     let subMicro: ExpressMicro | undefined;
     const heard: string[] = [];
-    const { micro } = await startFlavoured(
+    const { app, micro } = await startFlavoured(
       flavour,
       'user-service',
       (root) => {
@@ -152,6 +152,17 @@ describe.each(flavours)('sub-apps on Express $major', (flavour) => {
     // `/admin/_discovery/…` is the sub-app's own path, not a second discovery endpoint.
     expect((await discovery(`${micro.url}/admin`, '/services')).status).toBe(404);
     expect((await discovery(micro.url!, '/services')).status).toBe(200);
+    // A sub-app mounted after the app above took report-store in: its listener still hears it.
+    const late = flavour.create();
+    const lateMicro = expressMicro(late as never, { serviceName: 'late-service', host: '127.0.0.1', secret: SECRET, logger: false });
+    stops.push(() => lateMicro.close());
+    const lateHeard: string[] = [];
+    lateMicro.on('discovered', (instance) => lateHeard.push(`discovered ${instance.service}`));
+    lateMicro.on('up', (instance) => lateHeard.push(`up ${instance.service}`));
+    app.use('/late', late);
+    await lateMicro.ready;
+    await waitFor(() => lateHeard.length === 2, "the late sub-app's listeners hear report-store");
+    expect(lateHeard).toEqual(['discovered report-store', 'up report-store']);
   });
 });
 
