@@ -66,7 +66,7 @@ interface Case {
   timeout: number;
 }
 
-const TEST_TIMEOUT = 5000; // vitest's defaults
+const TEST_TIMEOUT = 20_000; // as vitest.config.ts sets it for vitest
 const HOOK_TIMEOUT = 10_000;
 
 const files = new Map<string, Suite>();
